@@ -1,0 +1,5 @@
+import sys
+
+from mfvpose_lib.cli import main
+
+sys.exit(main())

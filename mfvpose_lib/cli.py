@@ -1,0 +1,73 @@
+"""The ``mfvpose`` command line: one subcommand per module in ``mfvpose_lib.commands``.
+
+Each command module defines ``HELP`` (one line), ``add_arguments(parser)`` and
+``run(args) -> int``. A subcommand whose module does not exist yet is listed and
+exits with status 2 when called.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+SUBCOMMANDS = {
+    "models": "list registered models",
+    "complexity": "params, GMACs and paper-convention GFLOPs per model",
+    "synth": "render the synthetic people data set in COCO and MPII layouts",
+    "train": "train a model (resumable, optional DDP via torchrun)",
+    "evaluate": "COCO AP / MPII PCKh of a checkpoint",
+    "reproduce": "run the study notebooks in order with papermill",
+    "bench": "benchmarks that print measurements",
+}
+
+
+def _load(name: str):
+    module_name = f"mfvpose_lib.commands.{name}"
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as err:
+        if err.name == module_name:
+            return None
+        raise
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mfvpose", description="MfvPose study: models, data, training, evaluation, notebooks."
+    )
+    from mfvpose_lib import __version__
+
+    parser.add_argument("--version", action="version", version=f"mfvpose_lib {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, default_help in SUBCOMMANDS.items():
+        module = _load(name)
+        if module is None:
+            sp = sub.add_parser(name, help=f"{default_help} (not built yet)")
+            sp.set_defaults(_run=_not_built(name))
+        else:
+            sp = sub.add_parser(name, help=getattr(module, "HELP", default_help))
+            module.add_arguments(sp)
+            sp.set_defaults(_run=module.run)
+    return parser
+
+
+def _not_built(name: str):
+    def run(_args) -> int:
+        print(f"mfvpose {name}: not built yet", file=sys.stderr)
+        return 2
+
+    return run
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    return int(args._run(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

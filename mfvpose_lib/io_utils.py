@@ -50,4 +50,6 @@ def read_json(path: str | os.PathLike) -> Any:
     except FileNotFoundError:
         raise FileNotFoundError(f"{path}: file not found") from None
     except json.JSONDecodeError as err:
-        raise ValueError(f"{path}: malformed JSON ({err.msg} at line {err.lineno}, column {err.colno})") from None
+        raise ValueError(
+            f"{path}: malformed JSON ({err.msg} at line {err.lineno}, column {err.colno})"
+        ) from None

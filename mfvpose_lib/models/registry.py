@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import fnmatch
 import importlib
-from typing import Callable
+from collections.abc import Callable
 
 import torch.nn as nn
 

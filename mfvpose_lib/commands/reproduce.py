@@ -1,0 +1,44 @@
+"""``mfvpose reproduce``: the whole study, notebook by notebook, with papermill."""
+
+from __future__ import annotations
+
+import sys
+
+HELP = "run the study notebooks in order with papermill (generates synthetic data when absent)"
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--profile", default="cpu", choices=["smoke", "cpu", "paper"])
+    parser.add_argument(
+        "--data-root", default=None, help="data folder with coco/ and/or mpii/ (default data/synthetic)"
+    )
+    parser.add_argument("--out", default=None, help="executed notebooks and runs (default runs/PROFILE)")
+    parser.add_argument(
+        "--figures-dir", default=None, help="where notebooks save figures (default OUT/figures)"
+    )
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
+    parser.add_argument("--only", nargs="+", metavar="NN", help="only these notebooks (numbers or names)")
+
+
+def run(args) -> int:
+    from mfvpose_lib.reproduce import NotebookFailed, run_study, summary_table
+
+    try:
+        runs = run_study(
+            profile=args.profile,
+            data_root=args.data_root,
+            out=args.out,
+            only=args.only,
+            device=args.device,
+            figures_dir=args.figures_dir,
+        )
+    except NotebookFailed as err:
+        print(f"\nreproduce stopped: {err}", file=sys.stderr)
+        return 1
+    except FileNotFoundError as err:
+        print(f"reproduce: {err}", file=sys.stderr)
+        return 2
+    table = summary_table(runs)
+    print(table[["notebook", "status", "seconds"]].to_string(index=False))
+    print(f"total wall time: {table['seconds'].sum():.1f} s")
+    return 0

@@ -1,0 +1,171 @@
+"""Batch reproduction: execute ``notebooks/NN_*.ipynb`` in order with papermill.
+
+Every notebook gets the same ``parameters`` (profile, data_root, run_dir, figures_dir,
+device), so a batch run and an interactive JupyterLab run share one code path. The
+runner stops at the first failure and says which notebook and which cell failed.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from mfvpose_lib.io_utils import atomic_write_text
+from mfvpose_lib.profiles import get_profile
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOK_DIR = REPO_ROOT / "notebooks"
+DEFAULT_DATA_ROOT = REPO_ROOT / "data" / "synthetic"
+NOTEBOOK_NAME = re.compile(r"^(\d\d)_[A-Za-z0-9_]+\.ipynb$")
+
+
+@dataclass
+class NotebookRun:
+    notebook: str
+    status: str  # "ok", "failed" or "skipped"
+    seconds: float
+    output: str
+    error: str = ""
+
+
+class NotebookFailed(RuntimeError):
+    """A notebook raised; the message names the notebook, the cell and the error."""
+
+
+def discover_notebooks(notebook_dir: Path = NOTEBOOK_DIR, only: list[str] | None = None) -> list[Path]:
+    """``NN_*.ipynb`` files in numeric order, optionally only the numbers (or names) in ``only``."""
+    notebooks = sorted(p for p in Path(notebook_dir).iterdir() if NOTEBOOK_NAME.match(p.name))
+    if only:
+        wanted = {o.removesuffix(".ipynb") for o in only}
+        notebooks = [p for p in notebooks if p.name[:2] in wanted or p.stem in wanted]
+        missing = wanted - {p.name[:2] for p in notebooks} - {p.stem for p in notebooks}
+        if missing:
+            raise FileNotFoundError(f"no notebook matches {sorted(missing)} in {notebook_dir}")
+    if not notebooks:
+        raise FileNotFoundError(f"no NN_*.ipynb notebooks in {notebook_dir}")
+    return notebooks
+
+
+def prepare_data(profile_name: str, data_root: Path) -> None:
+    """Render the synthetic set when the data root is empty (not for the ``paper`` profile)."""
+    profile = get_profile(profile_name)
+    has_data = (data_root / "coco").is_dir() or (data_root / "mpii").is_dir()
+    if profile.synth_train == 0:
+        if not has_data:
+            raise FileNotFoundError(
+                f"profile {profile_name!r} needs real data: {data_root} has neither coco/ nor mpii/ "
+                "(see README, 'Real COCO 2017 / MPII data')"
+            )
+        return
+    from mfvpose_lib.data.synth import ensure_synthetic
+
+    ensure_synthetic(data_root, profile.synth_train, profile.synth_val)
+
+
+def _describe_failure(notebook: Path, err: Exception) -> str:
+    cell = getattr(err, "cell_index", None)
+    ename = getattr(err, "ename", type(err).__name__)
+    evalue = getattr(err, "evalue", str(err))
+    where = f"cell {cell}" if cell is not None else "before any cell ran"
+    return f"{notebook.name} failed at {where}: {ename}: {evalue}"
+
+
+def run_study(
+    profile: str = "cpu",
+    data_root: str | Path | None = None,
+    out: str | Path | None = None,
+    only: list[str] | None = None,
+    device: str = "auto",
+    figures_dir: str | Path | None = None,
+    notebook_dir: str | Path = NOTEBOOK_DIR,
+    prepare: bool = True,
+    progress: bool = True,
+) -> list[NotebookRun]:
+    """Execute the study's notebooks; raise :class:`NotebookFailed` at the first failure.
+
+    Executed copies go to ``out/notebooks``; training runs shared between notebooks go to
+    ``out/run``; figures to ``figures_dir`` (default ``out/figures``). A wall-time summary
+    is written to ``out/summary.csv`` in every case.
+    """
+    import papermill
+    from tqdm.auto import tqdm
+
+    get_profile(profile)  # fail early on an unknown name
+    data_root = Path(data_root or DEFAULT_DATA_ROOT).resolve()
+    out = Path(out or REPO_ROOT / "runs" / profile).resolve()
+    figures_dir = Path(figures_dir).resolve() if figures_dir else out / "figures"
+    notebooks = discover_notebooks(Path(notebook_dir), only)
+    for folder in (out / "notebooks", out / "run", figures_dir):
+        folder.mkdir(parents=True, exist_ok=True)
+    if prepare:
+        prepare_data(profile, data_root)
+
+    parameters = {
+        "profile": profile,
+        "data_root": str(data_root),
+        "run_dir": str(out / "run"),
+        "figures_dir": str(figures_dir),
+        "device": device,
+    }
+    runs: list[NotebookRun] = []
+    bar = tqdm(notebooks, desc=f"reproduce[{profile}]", unit="notebook", disable=not progress)
+    failure = None
+    for notebook in bar:
+        bar.set_postfix_str(notebook.name)
+        executed = out / "notebooks" / notebook.name
+        start = time.perf_counter()
+        try:
+            papermill.execute_notebook(
+                str(notebook),
+                str(executed),
+                parameters=parameters,
+                cwd=str(Path(notebook_dir).resolve()),
+                progress_bar=False,
+                kernel_name="python3",
+            )
+        except Exception as err:  # papermill wraps cell errors; anything else is a failure too
+            failure = _describe_failure(notebook, err)
+            runs.append(
+                NotebookRun(notebook.name, "failed", time.perf_counter() - start, str(executed), failure)
+            )
+            break
+        runs.append(NotebookRun(notebook.name, "ok", time.perf_counter() - start, str(executed)))
+    done = {r.notebook for r in runs}
+    runs += [NotebookRun(n.name, "skipped", 0.0, "") for n in notebooks if n.name not in done]
+    summary = summary_table(runs)
+    atomic_write_text(summary.to_csv(index=False), out / "summary.csv")
+    if failure:
+        raise NotebookFailed(f"{failure}\n(executed copy with the traceback: {out / 'notebooks'})")
+    return runs
+
+
+def summary_table(runs: list[NotebookRun]) -> pd.DataFrame:
+    table = pd.DataFrame(
+        [asdict(r) for r in runs], columns=["notebook", "status", "seconds", "output", "error"]
+    )
+    return table.round({"seconds": 1})
+
+
+def notebook_map(notebook_dir: str | Path = NOTEBOOK_DIR) -> pd.DataFrame:
+    """Number, file and title (first Markdown heading) of every study notebook."""
+    import nbformat
+
+    rows = []
+    for path in discover_notebooks(Path(notebook_dir)):
+        nb = nbformat.read(path, as_version=4)
+        title = next(
+            (
+                line.lstrip("# ").strip()
+                for cell in nb.cells
+                if cell.cell_type == "markdown"
+                for line in cell.source.splitlines()
+                if line.startswith("#")
+            ),
+            path.stem,
+        )
+        rows.append({"number": path.name[:2], "notebook": path.name, "title": title})
+    return pd.DataFrame(rows)

@@ -1,0 +1,70 @@
+"""Every notebook: committed clean, thin, and executed end to end at the smoke profile."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import pytest
+
+from mfvpose_lib.reproduce import NOTEBOOK_DIR, NotebookFailed, discover_notebooks, run_study
+
+NOTEBOOKS = discover_notebooks(NOTEBOOK_DIR)
+PARAMETER_NAMES = {"profile", "data_root", "run_dir", "figures_dir", "device"}
+
+
+def _code_cells(path: Path):
+    return [c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_committed_without_outputs(path):
+    for cell in _code_cells(path):
+        assert not cell.outputs, f"{path.name}: a code cell has outputs; strip them before committing"
+        assert cell.execution_count is None, f"{path.name}: a code cell has an execution count"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_parameters_cell_and_no_definitions(path):
+    cells = _code_cells(path)
+    tagged = [c for c in cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1, f"{path.name}: needs exactly one cell tagged 'parameters'"
+    assigned = {t.id for node in ast.parse(tagged[0].source).body for t in node.targets}
+    assert assigned == PARAMETER_NAMES, f"{path.name}: parameters cell assigns {sorted(assigned)}"
+    for cell in cells:
+        source = "\n".join(
+            line for line in cell.source.splitlines() if not line.lstrip().startswith(("%", "!"))
+        )
+        for node in ast.walk(ast.parse(source)):
+            assert not isinstance(node, ast.FunctionDef | ast.ClassDef | ast.AsyncFunctionDef), (
+                f"{path.name}: defines {node.name}; logic belongs in mfvpose_lib"
+            )
+
+
+@pytest.fixture(scope="session")
+def smoke_study(tmp_path_factory):
+    """Run the whole study once at the smoke profile, as `mfvpose reproduce --profile smoke` does."""
+    base = tmp_path_factory.mktemp("study")
+    out = base / "out"
+    try:
+        run_study("smoke", data_root=base / "data", out=out, figures_dir=base / "figures", progress=False)
+        error = None
+    except NotebookFailed as err:
+        error = str(err)
+    summary = pd.read_csv(out / "summary.csv").fillna("")
+    return summary.set_index("notebook"), error, base
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_runs_at_smoke(path, smoke_study):
+    summary, error, _ = smoke_study
+    status = summary.loc[path.name, "status"]
+    if status == "skipped":
+        pytest.fail(f"{path.name} did not run because an earlier notebook failed: {error}")
+    assert status == "ok", summary.loc[path.name, "error"]
+    executed = nbformat.read(summary.loc[path.name, "output"], as_version=4)
+    ran = [c for c in executed.cells if c.cell_type == "code" and c.execution_count is not None]
+    assert len(ran) == len([c for c in executed.cells if c.cell_type == "code"])

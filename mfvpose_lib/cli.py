@@ -8,8 +8,9 @@ exits with status 2 when called.
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
+
+from mfvpose_lib.optional import import_if_present
 
 SUBCOMMANDS = {
     "models": "list registered models",
@@ -22,16 +23,6 @@ SUBCOMMANDS = {
 }
 
 
-def _load(name: str):
-    module_name = f"mfvpose_lib.commands.{name}"
-    try:
-        return importlib.import_module(module_name)
-    except ModuleNotFoundError as err:
-        if err.name == module_name:
-            return None
-        raise
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mfvpose", description="MfvPose study: models, data, training, evaluation, notebooks."
@@ -41,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"mfvpose_lib {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, default_help in SUBCOMMANDS.items():
-        module = _load(name)
+        module = import_if_present(f"mfvpose_lib.commands.{name}")
         if module is None:
             sp = sub.add_parser(name, help=f"{default_help} (not built yet)")
             sp.set_defaults(_run=_not_built(name))

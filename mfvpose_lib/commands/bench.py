@@ -5,8 +5,9 @@ Each benchmark lives beside the code it measures and exposes ``add_arguments``/`
 
 from __future__ import annotations
 
-import importlib
 import sys
+
+from mfvpose_lib.optional import import_if_present
 
 HELP = "benchmarks that print measurements (data pipeline, training throughput)"
 
@@ -16,19 +17,10 @@ BENCHMARKS = {
 }
 
 
-def _load(module_name: str):
-    try:
-        return importlib.import_module(module_name)
-    except ModuleNotFoundError as err:
-        if err.name == module_name:
-            return None
-        raise
-
-
 def add_arguments(parser) -> None:
     sub = parser.add_subparsers(dest="benchmark", metavar="BENCHMARK", required=True)
     for name, (module_name, help_text) in BENCHMARKS.items():
-        module = _load(module_name)
+        module = import_if_present(module_name)
         sp = sub.add_parser(name, help=help_text if module else f"{help_text} (not built yet)")
         if module is not None:
             module.add_arguments(sp)

@@ -8,10 +8,11 @@ overrides to the family's frozen config and optionally loads a checkpoint.
 from __future__ import annotations
 
 import fnmatch
-import importlib
 from collections.abc import Callable
 
 import torch.nn as nn
+
+from mfvpose_lib.optional import import_if_present
 
 _ENTRYPOINTS: dict[str, Callable[..., nn.Module]] = {}
 _FAMILIES: dict[str, Callable[..., nn.Module]] = {}
@@ -49,11 +50,7 @@ def register_family(config_cls: type) -> Callable[[type], type]:
 
 def _import_model_modules() -> None:
     for module in _MODEL_MODULES:
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as err:  # a family not built yet
-            if err.name != module:
-                raise
+        import_if_present(module)
 
 
 def list_models(pattern: str = "*") -> list[str]:

@@ -24,6 +24,26 @@ class Profile:
     lr: float
     lr_steps: tuple[int, ...]
     workers: int
+    # --- training details (engine.train.TrainConfig fields of the same names)
+    mpii_epochs: int | None = None  # None: same as ``epochs``
+    mpii_lr_steps: tuple[int, ...] | None = None  # None: same as ``lr_steps``
+    warmup_epochs: float = 0.0
+    clip_grad_norm: float | None = None
+    amp: str = "auto"
+    eval_every: int = 1
+    val_boxes: str = "det"  # COCO boxes of the per-epoch validation (MPII uses its own)
+    val_flip: bool = True
+    needs_pretrained: bool = False  # warn loudly when no ImageNet backbone is given
+    synth_seed: int = 0
+
+    def epochs_for(self, dataset: str) -> int:
+        return self.mpii_epochs if dataset == "mpii" and self.mpii_epochs is not None else self.epochs
+
+    def lr_steps_for(self, dataset: str) -> tuple[int, ...]:
+        return self.mpii_lr_steps if dataset == "mpii" and self.mpii_lr_steps is not None else self.lr_steps
+
+    def model_for(self, dataset: str) -> str:
+        return self.mpii_model if dataset == "mpii" else self.coco_model
 
 
 PROFILES: dict[str, Profile] = {
@@ -39,6 +59,7 @@ PROFILES: dict[str, Profile] = {
         lr=1e-3,
         lr_steps=(),
         workers=0,
+        val_flip=True,
     ),
     "cpu": Profile(
         name="cpu",
@@ -52,6 +73,9 @@ PROFILES: dict[str, Profile] = {
         lr=1e-3,
         lr_steps=(15, 18),
         workers=2,
+        warmup_epochs=0.5,
+        eval_every=2,
+        val_flip=False,
     ),
     "paper": Profile(
         name="paper",
@@ -65,6 +89,9 @@ PROFILES: dict[str, Profile] = {
         lr=1e-3,
         lr_steps=(200, 260),
         workers=8,
+        val_flip=True,
+        eval_every=10,
+        needs_pretrained=True,
     ),
 }
 

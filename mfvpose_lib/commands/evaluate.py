@@ -1,0 +1,43 @@
+"""``mfvpose evaluate``: COCO keypoint AP or MPII PCKh of a checkpoint, with its settings."""
+
+from __future__ import annotations
+
+import sys
+
+HELP = "COCO AP / MPII PCKh of a checkpoint (writes results.json and metrics.json)"
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--checkpoint", required=True, help="a checkpoint of ours, e.g. RUN/best.pt")
+    parser.add_argument("--data", required=True, help="data root holding coco/ and/or mpii/")
+    parser.add_argument("--dataset", choices=["coco", "mpii"], default="coco")
+    parser.add_argument("--split", choices=["val", "test"], default="val",
+                        help="test: COCO test-dev, writes the submission file only")  # fmt: skip
+    parser.add_argument("--boxes", choices=["gt", "det"], default="det", help="COCO person boxes (default: detections)")
+    parser.add_argument("--det-file", default=None, help="detection json (default: the layout's standard file)")
+    parser.add_argument("--no-flip", dest="flip", action="store_false", help="no flip test")
+    parser.add_argument("--shift", action="store_true", help="shift flipped heatmaps one pixel (HRNet)")
+    parser.add_argument("--decode", choices=["dark", "quarter"], default="dark")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--workers", type=int, default=0)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--amp", choices=["off", "auto", "bf16", "fp16"], default="off")
+    parser.add_argument("--out", required=True, help="folder for results.json and metrics.json")
+
+
+def run(args) -> int:
+    from mfvpose_lib.engine.evaluate import EvalSettings, evaluate_checkpoint
+
+    try:
+        settings = EvalSettings(dataset=args.dataset, boxes=args.boxes, split=args.split, flip=args.flip,
+                                shift=args.shift, decode=args.decode)  # fmt: skip
+        result = evaluate_checkpoint(
+            args.checkpoint, args.data, settings, device=args.device, batch_size=args.batch_size,
+            workers=args.workers, amp=args.amp, out_dir=args.out, det_file=args.det_file,
+        )  # fmt: skip
+    except (FileNotFoundError, ValueError, KeyError) as err:
+        print(f"mfvpose evaluate: {err}", file=sys.stderr)
+        return 2
+    print(result.table())
+    print(f"wrote {args.out}/results.json and {args.out}/metrics.json")
+    return 0

@@ -1,0 +1,115 @@
+"""Training throughput: samples/s of forward + JointsMSE loss + backward + optimizer step.
+
+Synthetic tensors of the model's input and heatmap sizes take data loading out of the
+measurement (``mfvpose bench data`` measures that side). Warm-up steps are run first and
+excluded (they include allocation and, with ``--compile``, compilation).
+"""
+
+from __future__ import annotations
+
+import time
+
+import torch
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--model", default="mfvpose_tiny")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--amp", choices=["auto", "off", "bf16", "fp16"], default="auto")
+    parser.add_argument("--compile", action="store_true")
+    parser.add_argument("--channels-last", action="store_true")
+    parser.add_argument("--input-size", type=int, nargs=2, metavar=("H", "W"))
+    parser.add_argument("--steps", type=int, default=20, help="timed steps")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed steps first")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+
+
+def measure_train_throughput(
+    model_name: str,
+    *,
+    batch_size: int = 32,
+    device: str = "auto",
+    amp: str = "auto",
+    compile: bool = False,
+    channels_last: bool = False,
+    input_size: tuple[int, int] | None = None,
+    steps: int = 20,
+    warmup: int = 3,
+) -> dict:
+    """Time ``steps`` training steps after ``warmup`` untimed ones; returns the measurements."""
+    from mfvpose_lib.device import resolve_device
+    from mfvpose_lib.engine.loss import JointsMSELoss
+    from mfvpose_lib.engine.train import resolve_amp
+    from mfvpose_lib.models import create_model
+
+    dev = resolve_device(device)
+    overrides = {"input_size": tuple(input_size)} if input_size else {}
+    model = create_model(model_name, **overrides).to(dev).train()
+    memory_format = torch.channels_last if channels_last else torch.contiguous_format
+    model = model.to(memory_format=memory_format)
+    cfg = model.cfg
+    step_model = torch.compile(model) if compile else model
+    amp_dtype = resolve_amp(amp, dev)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    scaler = torch.amp.GradScaler(dev.type, enabled=amp_dtype == torch.float16)
+    criterion = JointsMSELoss()
+    images = torch.randn(batch_size, 3, *cfg.input_size, device=dev).contiguous(memory_format=memory_format)
+    target = torch.rand(batch_size, cfg.num_keypoints, *cfg.heatmap_size, device=dev)
+    weight = torch.ones(batch_size, cfg.num_keypoints, 1, device=dev)
+
+    def step() -> None:
+        with torch.autocast(dev.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
+            loss = criterion(step_model(images), target, weight)
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+
+    def sync() -> None:
+        if dev.type == "cuda":
+            torch.cuda.synchronize(dev)
+
+    warm_start = time.perf_counter()
+    for _ in range(warmup):
+        step()
+    sync()
+    warm_seconds = time.perf_counter() - warm_start
+    if dev.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(dev)
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    sync()
+    seconds = time.perf_counter() - start
+    result = {
+        "model": model_name,
+        "params_M": sum(p.numel() for p in model.parameters()) / 1e6,
+        "input_size": tuple(cfg.input_size),
+        "batch_size": batch_size,
+        "device": str(dev) + (f" ({torch.cuda.get_device_name(dev)})" if dev.type == "cuda" else f" ({torch.get_num_threads()} threads)"),
+        "amp": str(amp_dtype or "off"),
+        "compile": compile,
+        "channels_last": channels_last,
+        "steps": steps,
+        "warmup_seconds": warm_seconds,
+        "step_ms": 1000 * seconds / steps,
+        "samples_per_s": batch_size * steps / seconds,
+    }
+    if dev.type == "cuda":
+        result["peak_memory_GiB"] = torch.cuda.max_memory_allocated(dev) / 2**30
+    return result
+
+
+def run(args) -> int:
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    result = measure_train_throughput(
+        args.model, batch_size=args.batch_size, device=args.device, amp=args.amp, compile=args.compile,
+        channels_last=args.channels_last, input_size=args.input_size, steps=args.steps, warmup=args.warmup,
+    )  # fmt: skip
+    width = max(len(k) for k in result)
+    for key, value in result.items():
+        shown = f"{value:.3f}" if isinstance(value, float) else str(value)
+        print(f"{key:<{width}}  {shown}")
+    return 0

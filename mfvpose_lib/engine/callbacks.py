@@ -1,0 +1,133 @@
+"""Hooks the training loop calls, so a notebook can watch a run without changing the loop.
+
+A callback is any object with some of ``on_train_start(state)``, ``on_epoch_end(state)``
+and ``on_train_end(state)``; missing methods are skipped. Only rank 0 calls them.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+
+class Callback:
+    """Base class with no-op hooks; subclass and override what you need."""
+
+    def on_train_start(self, state) -> None:  # noqa: B027 - optional hook
+        pass
+
+    def on_epoch_end(self, state) -> None:  # noqa: B027 - optional hook
+        pass
+
+    def on_train_end(self, state) -> None:  # noqa: B027 - optional hook
+        pass
+
+
+def call_hook(callbacks, hook: str, state) -> None:
+    for callback in callbacks:
+        method = getattr(callback, hook, None)
+        if method is not None:
+            method(state)
+
+
+class CSVLogger(Callback):
+    """One row per epoch in ``metrics.csv``; rewritten whole from the history so a resumed
+    run's file holds exactly the epochs its checkpoint knows about."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    def on_epoch_end(self, state) -> None:
+        from mfvpose_lib.io_utils import atomic_write_text
+
+        write_history_csv(state.history, self.path, atomic_write_text)
+
+
+def write_history_csv(history: list[dict[str, Any]], path: Path, writer) -> None:
+    columns: list[str] = []
+    for row in history:
+        columns.extend(k for k in row if k not in columns)
+    import io
+
+    buffer = io.StringIO()
+    out = csv.DictWriter(buffer, fieldnames=columns)
+    out.writeheader()
+    for row in history:
+        out.writerow(row)
+    writer(buffer.getvalue(), path)
+
+
+class TensorBoardLogger(Callback):
+    """Scalars of every epoch to TensorBoard, when ``torch.utils.tensorboard`` imports."""
+
+    def __init__(self, log_dir: str | Path) -> None:
+        from torch.utils.tensorboard import SummaryWriter  # raises ImportError without tensorboard
+
+        self.writer = SummaryWriter(str(log_dir))
+
+    def on_epoch_end(self, state) -> None:
+        row = state.history[-1]
+        for key, value in row.items():
+            if key != "epoch" and isinstance(value, int | float):
+                self.writer.add_scalar(key, value, row["epoch"])
+        self.writer.flush()
+
+    def on_train_end(self, state) -> None:
+        self.writer.close()
+
+
+def tensorboard_logger_if_available(log_dir: str | Path) -> TensorBoardLogger | None:
+    try:
+        return TensorBoardLogger(log_dir)
+    except ImportError:
+        return None
+
+
+class LivePlot(Callback):
+    """Loss and validation-metric curves redrawn after every epoch in a notebook.
+
+    In a live kernel the figure is replaced in place; in a batch run (papermill) only the
+    final figure is kept, saved to ``save_path`` when given.
+    """
+
+    def __init__(self, metric: str | None = None, title: str = "", save_path: str | Path | None = None) -> None:
+        self.metric = metric
+        self.title = title
+        self.save_path = Path(save_path) if save_path else None
+        self._handle = None
+        self.figure = None
+
+    def _draw(self, history: list[dict[str, Any]]):
+        import matplotlib.pyplot as plt
+
+        from mfvpose_lib.engine.plots import plot_training_curves
+
+        if self.figure is not None:
+            plt.close(self.figure)
+        self.figure = plot_training_curves(history, metric=self.metric, title=self.title)
+        return self.figure
+
+    def on_epoch_end(self, state) -> None:
+        figure = self._draw(state.history)
+        try:
+            from IPython import get_ipython
+            from IPython.display import display
+
+            if get_ipython() is None:
+                return
+            if self._handle is None:
+                self._handle = display(figure, display_id=True)
+            else:
+                self._handle.update(figure)
+        except ImportError:
+            return
+
+    def on_train_end(self, state) -> None:
+        if self.figure is not None and self.save_path is not None:
+            self.save_path.parent.mkdir(parents=True, exist_ok=True)
+            self.figure.savefig(self.save_path, dpi=120, bbox_inches="tight")
+        if self.figure is not None:
+            import matplotlib.pyplot as plt
+
+            plt.close(self.figure)

@@ -1,0 +1,48 @@
+"""The data sets a run reads, built to fit a model's input and heatmap sizes.
+
+Training and evaluation both go through :func:`build_split`, so a checkpoint is always
+evaluated on crops of the size it was trained on.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from torch.utils.data import Dataset
+
+
+def build_split(
+    data_root: str | Path,
+    dataset: str,
+    split: str,
+    model_cfg,
+    *,
+    train: bool,
+    boxes: str = "gt",
+    det_file: str | None = None,
+    sigma: float = 2.0,
+    unbiased_target: bool = True,
+) -> Dataset:
+    """``dataset`` ``split`` under ``data_root`` with crops of ``model_cfg.input_size`` and
+    targets of ``model_cfg.heatmap_size``; ``train`` switches augmentation on."""
+    from mfvpose_lib.data.dataset import build_dataset
+
+    expected_k = 17 if dataset == "coco" else 16
+    if model_cfg.num_keypoints != expected_k:
+        raise ValueError(
+            f"the model predicts {model_cfg.num_keypoints} keypoints but {dataset} has {expected_k}; "
+            f"use a {'*_mpii' if dataset == 'mpii' else 'COCO-layout'} model"
+        )
+    return build_dataset(
+        data_root,
+        dataset,
+        split,
+        input_size=tuple(model_cfg.input_size),
+        heatmap_size=tuple(model_cfg.heatmap_size),
+        train=train,
+        boxes=boxes if dataset == "coco" else "gt",
+        det_file=det_file,
+        sigma=sigma,
+        unbiased_target=unbiased_target,
+    )
+

@@ -1,0 +1,407 @@
+"""Evaluation: batched top-down inference with flip test, heatmap decoding, and the COCO
+(AP via pycocotools) or MPII (PCKh) score, with the settings kept beside the numbers.
+
+A top-down number means little without its settings: which boxes (ground truth, or which
+detector and its person AP), flip test, the one-pixel flip shift, the decoding (DARK or
+quarter offset) and the input size all move COCO AP by tenths to whole points. Every result
+written here carries them.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn as nn
+from torch.utils.data import DataLoader, Dataset
+from torch.utils.data.distributed import DistributedSampler
+
+from mfvpose_lib.data.codec import decode_heatmaps, flip_back, heatmap_to_image_coords
+from mfvpose_lib.data.mpii import load_mpii_gt_valid
+from mfvpose_lib.engine.distributed import DistInfo, gather_objects
+from mfvpose_lib.engine.loss import JointsMSELoss
+from mfvpose_lib.engine.metrics_coco import build_coco_results, coco_keypoint_eval, detection_box_ap
+from mfvpose_lib.engine.metrics_mpii import HRNET_MEAN_AT_0_11, PCKH_GROUPS, pckh
+
+PIXEL_STD = 200.0
+
+
+@dataclass(frozen=True)
+class EvalSettings:
+    """Test-time choices. Defaults follow TokenPose (flip, DARK, no shift); HRNet and
+    SimpleBaseline use ``decode="quarter"`` with ``shift=True``."""
+
+    dataset: str
+    boxes: str = "gt"  # "gt" or "det" (COCO); MPII always uses its annotated person boxes
+    split: str = "val"  # "val", or "test" (COCO test-dev: write the submission only)
+    flip: bool = True
+    shift: bool = False
+    decode: str = "dark"
+    blur_kernel: int = 11
+    in_vis_thre: float = 0.2  # joints above this count in the pose score (HRNet)
+    oks_thre: float = 0.9  # OKS-NMS threshold (HRNet)
+
+    def __post_init__(self) -> None:
+        if self.dataset not in ("coco", "mpii"):
+            raise ValueError(f"dataset must be coco or mpii, got {self.dataset!r}")
+        if self.boxes not in ("gt", "det"):
+            raise ValueError(f"boxes must be gt or det, got {self.boxes!r}")
+        if self.decode not in ("dark", "quarter", "argmax"):
+            raise ValueError(f"decode must be dark, quarter or argmax, got {self.decode!r}")
+
+
+@dataclass
+class Predictions:
+    """Per-person outputs in dataset order (sorted by record index)."""
+
+    coords: np.ndarray  # (N, K, 2) image pixels
+    maxvals: np.ndarray  # (N, K) heatmap peaks
+    center: np.ndarray  # (N, 2)
+    scale: np.ndarray  # (N, 2)
+    box_score: np.ndarray  # (N,)
+    image_id: np.ndarray  # (N,)
+    index: np.ndarray  # (N,)
+    image_path: list[str]
+    loss: float | None = None
+
+
+@dataclass
+class EvalResult:
+    """Numbers, the settings that produced them and the predictions they were computed from."""
+
+    metrics: dict[str, Any]
+    settings: dict[str, Any]
+    predictions: Predictions
+    results: list[dict] = field(default_factory=list)  # COCO results format (COCO only)
+
+    def flat_metrics(self) -> dict[str, float]:
+        """One number per name, for a per-epoch log row (MPII: the PCKh@0.5 groups and mean)."""
+        out: dict[str, float] = {}
+        for key, value in self.metrics.items():
+            if isinstance(value, dict):
+                if key == "PCKh@0.5":
+                    out["PCKh@0.5"] = value["Mean"]
+                    out.update({f"PCKh@0.5 {g}": v for g, v in value.items() if g != "Mean"})
+                elif key == "PCKh@0.1":
+                    out["PCKh@0.1"] = value["Mean"]
+            elif isinstance(value, int | float) and not isinstance(value, bool):
+                out[key] = float(value)
+        if self.predictions.loss is not None:
+            out["val_loss"] = self.predictions.loss
+        return out
+
+    def table(self) -> str:
+        """The numbers as a small text table, settings first."""
+        lines = ["settings:"]
+        lines += [f"  {k}: {v}" for k, v in self.settings.items()]
+        lines.append("metrics:")
+        for key, value in self.metrics.items():
+            if isinstance(value, dict):
+                lines.append(f"  {key}:")
+                lines += [f"    {k:<10s} {v:7.2f}" for k, v in value.items()]
+            elif isinstance(value, float):
+                lines.append(f"  {key:<10s} {value:7.4f}" if value <= 1.0 else f"  {key:<10s} {value:7.2f}")
+            else:
+                lines.append(f"  {key}: {value}")
+        return "\n".join(lines)
+
+
+@torch.no_grad()
+def predict(
+    model: nn.Module,
+    dataset: Dataset,
+    *,
+    flip_pairs,
+    settings: EvalSettings,
+    device: torch.device | str = "cpu",
+    batch_size: int = 32,
+    workers: int = 0,
+    amp_dtype: torch.dtype | None = None,
+    channels_last: bool = False,
+    dist: DistInfo | None = None,
+    progress: bool = True,
+    compute_loss: bool = False,
+) -> Predictions:
+    """Run ``model`` on every sample of ``dataset`` (sharded over processes under DDP) and
+    decode image-space keypoints. With ``compute_loss`` the mean JointsMSE loss of the
+    un-flipped output against the samples' targets is returned too."""
+    dist = dist or DistInfo()
+    device = torch.device(device)
+    was_training = model.training
+    model.eval()
+    sampler = None
+    if dist.enabled:
+        sampler = DistributedSampler(dataset, num_replicas=dist.world_size, rank=dist.rank, shuffle=False)
+    loader = DataLoader(dataset, batch_size=batch_size, sampler=sampler, shuffle=False, num_workers=workers,
+                        pin_memory=device.type == "cuda")  # fmt: skip
+    cfg = model.cfg
+    criterion = JointsMSELoss()
+    memory_format = torch.channels_last if channels_last else torch.contiguous_format
+    parts: dict[str, list] = {k: [] for k in ("coords", "maxvals", "center", "scale", "score", "image_id", "index")}
+    paths: list[str] = []
+    loss_sum, loss_count = 0.0, 0
+    iterator = loader
+    if progress and dist.is_main:
+        from tqdm.auto import tqdm
+
+        iterator = tqdm(loader, desc="evaluate", leave=False)
+    for batch in iterator:
+        images = batch["image"].to(device, non_blocking=True).contiguous(memory_format=memory_format)
+        with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
+            heatmaps = model(images)
+            if settings.flip:
+                flipped = model(images.flip(3))
+        heatmaps = heatmaps.float()
+        if compute_loss:
+            loss = criterion(heatmaps, batch["target"].to(device), batch["target_weight"].to(device))
+            loss_sum += float(loss) * images.shape[0]
+            loss_count += images.shape[0]
+        if settings.flip:
+            heatmaps = (heatmaps + flip_back(flipped.float(), flip_pairs, shift=settings.shift)) * 0.5
+        coords, maxvals = decode_heatmaps(heatmaps.cpu().numpy(), method=settings.decode,
+                                          blur_kernel=settings.blur_kernel)  # fmt: skip
+        meta = batch["meta"]
+        center = _numpy(meta["center"])
+        scale = _numpy(meta["scale"])
+        parts["coords"].append(heatmap_to_image_coords(coords, center, scale, cfg.heatmap_size))
+        parts["maxvals"].append(maxvals.reshape(maxvals.shape[0], -1))
+        parts["center"].append(center)
+        parts["scale"].append(scale)
+        parts["score"].append(_numpy(meta["score"]).reshape(-1))
+        parts["image_id"].append(_numpy(meta["image_id"]).reshape(-1))
+        parts["index"].append(_numpy(meta["index"]).reshape(-1))
+        paths.extend(list(meta["image_path"]))
+    model.train(was_training)
+
+    local = {k: np.concatenate(v) if v else np.zeros((0,)) for k, v in parts.items()}
+    local["image_path"] = paths
+    local["loss"] = (loss_sum, loss_count)
+    shards = gather_objects(local, dist)
+    merged = {k: np.concatenate([s[k] for s in shards if len(s[k])]) if any(len(s[k]) for s in shards) else shards[0][k]
+              for k in parts}  # fmt: skip
+    merged_paths = [p for s in shards for p in s["image_path"]]
+    # DistributedSampler pads the last shard with repeats: keep one prediction per record.
+    _, first = np.unique(merged["index"], return_index=True)
+    order = first[np.argsort(merged["index"][first], kind="stable")]
+    total_loss = sum(s["loss"][0] for s in shards)
+    total_count = sum(s["loss"][1] for s in shards)
+    return Predictions(
+        coords=merged["coords"][order],
+        maxvals=merged["maxvals"][order],
+        center=merged["center"][order],
+        scale=merged["scale"][order],
+        box_score=merged["score"][order].astype(np.float64),
+        image_id=merged["image_id"][order].astype(np.int64),
+        index=merged["index"][order].astype(np.int64),
+        image_path=[merged_paths[i] for i in order],
+        loss=(total_loss / total_count) if compute_loss and total_count else None,
+    )
+
+
+def _numpy(value) -> np.ndarray:
+    if torch.is_tensor(value):
+        return value.detach().cpu().numpy()
+    return np.asarray(value)
+
+
+def describe_settings(model: nn.Module, dataset: Dataset, settings: EvalSettings) -> dict[str, Any]:
+    """The settings printed and saved beside every number."""
+    cfg = model.cfg
+    info: dict[str, Any] = {
+        "model": getattr(model, "model_name", type(model).__name__),
+        "dataset": settings.dataset,
+        "split": settings.split,
+        "annotations": str(getattr(dataset, "ann_file", "") or ""),
+        "people": len(dataset),
+        "input_size": list(cfg.input_size),
+        "heatmap_size": list(cfg.heatmap_size),
+        "flip_test": settings.flip,
+        "flip_shift": settings.shift,
+        "decode": settings.decode + (f" (blur kernel {settings.blur_kernel})" if settings.decode == "dark" else ""),
+    }
+    if settings.dataset == "coco":
+        info["boxes"] = settings.boxes
+        info["in_vis_thre"] = settings.in_vis_thre
+        info["oks_nms_thre"] = settings.oks_thre
+        if settings.boxes == "det":
+            det_file = getattr(dataset, "det_file", None)
+            info["detection_file"] = str(det_file) if det_file else None
+            info["detection_person_AP"] = detection_person_ap(dataset)
+    return info
+
+
+def detection_person_ap(dataset: Dataset) -> float | None:
+    """Person box AP of the detections the dataset reads, computed against the split's
+    ground truth with pycocotools (None without ground truth). For HRNet's COCO val2017
+    boxes it reproduces the 56.4 in their file name."""
+    det_file = getattr(dataset, "det_file", None)
+    coco = getattr(dataset, "coco", None)
+    if not det_file or coco is None or not Path(det_file).is_file() or not coco.getAnnIds():
+        return None
+    from mfvpose_lib.io_utils import read_json
+
+    detections = read_json(det_file)
+    if not isinstance(detections, list):
+        return None
+    image_ids = set(coco.getImgIds())
+    return detection_box_ap(coco, [d for d in detections if d.get("image_id") in image_ids])
+
+
+def evaluate_model(
+    model: nn.Module,
+    dataset: Dataset,
+    settings: EvalSettings,
+    *,
+    device: torch.device | str = "cpu",
+    batch_size: int = 32,
+    workers: int = 0,
+    amp_dtype: torch.dtype | None = None,
+    channels_last: bool = False,
+    dist: DistInfo | None = None,
+    progress: bool = True,
+    compute_loss: bool = False,
+) -> EvalResult:
+    """Predict on ``dataset`` and score: COCO keypoint AP (pycocotools) or MPII PCKh.
+
+    Under DDP every process predicts a shard and every process receives the same result.
+    """
+    meta = dataset.meta
+    start = time.perf_counter()
+    preds = predict(
+        model, dataset, flip_pairs=meta.flip_pairs, settings=settings, device=device, batch_size=batch_size,
+        workers=workers, amp_dtype=amp_dtype, channels_last=channels_last, dist=dist, progress=progress,
+        compute_loss=compute_loss,
+    )  # fmt: skip
+    info = describe_settings(model, dataset, settings)
+    info["inference_seconds"] = round(time.perf_counter() - start, 3)
+    if settings.dataset == "coco":
+        results = coco_results(preds, meta.sigmas_array, settings)
+        info["results"] = len(results)
+        if settings.split == "test" or getattr(dataset, "coco", None) is None or not dataset.coco.getAnnIds():
+            metrics: dict[str, Any] = {"scored": False, "note": "no ground truth for this split: results only"}
+        else:
+            metrics = coco_keypoint_eval(dataset.coco, results)
+        return EvalResult(metrics=metrics, settings=info, predictions=preds, results=results)
+    gt_file = getattr(dataset, "gt_valid_file", None)
+    if settings.split == "test" or not gt_file:
+        return EvalResult(metrics={"scored": False}, settings=info, predictions=preds)
+    gt = load_mpii_gt_valid(gt_file)
+    n_gt = gt["pos_gt_src"].shape[2]
+    if len(preds.index) != n_gt or not np.array_equal(preds.index, np.arange(n_gt)):
+        raise ValueError(
+            f"{gt_file}: holds {n_gt} people but the validation set gave {len(preds.index)} "
+            "predictions (records must map one-to-one, in file order)"
+        )
+    info["gt_file"] = str(gt_file)
+    metrics = pckh(np.concatenate([preds.coords, preds.maxvals[..., None]], axis=2), gt)
+    return EvalResult(metrics=metrics, settings=info, predictions=preds)
+
+
+def coco_results(preds: Predictions, sigmas: np.ndarray, settings: EvalSettings) -> list[dict]:
+    """COCO results list: HRNet rescoring and per-image OKS-NMS, the NMS scale being the
+    padded box area (scale × 200)², as in HRNet."""
+    areas = np.prod(preds.scale * PIXEL_STD, axis=1)
+    return build_coco_results(
+        preds.coords, preds.maxvals, preds.image_id, preds.box_score, areas, sigmas,
+        in_vis_thre=settings.in_vis_thre, oks_thre=settings.oks_thre,
+    )  # fmt: skip
+
+
+def mpii_predictions_json(preds: Predictions) -> list[dict]:
+    """MPII predictions as JSON: one entry per validation person, 0-based image pixels."""
+    return [
+        {
+            "index": int(preds.index[i]),
+            "image": Path(preds.image_path[i]).name,
+            "center": [float(v) for v in preds.center[i]],
+            "scale": [float(v) for v in preds.scale[i]],
+            "joints": [[round(float(x), 3), round(float(y), 3), round(float(s), 5)]
+                       for (x, y), s in zip(preds.coords[i], preds.maxvals[i])],
+        }  # fmt: skip
+        for i in range(len(preds.index))
+    ]
+
+
+def write_eval_outputs(result: EvalResult, out_dir: str | Path, *, extra: dict[str, Any] | None = None) -> dict[str, Path]:
+    """``results.json`` (COCO results format, or the MPII predictions) and ``metrics.json``
+    (numbers with their settings), both written atomically. Test-dev also gets the file
+    named as the evaluation server expects."""
+    from mfvpose_lib.io_utils import atomic_write_json
+
+    out_dir = Path(out_dir)
+    written = {}
+    dataset = result.settings["dataset"]
+    payload = result.results if dataset == "coco" else mpii_predictions_json(result.predictions)
+    written["results"] = atomic_write_json(payload, out_dir / "results.json", indent=None)
+    if dataset == "coco" and result.settings.get("split") == "test":
+        name = "person_keypoints_test-dev2017_mfvpose_results.json"
+        written["submission"] = atomic_write_json(payload, out_dir / name, indent=None)
+    document = {"metrics": result.metrics, "settings": result.settings, **(extra or {})}
+    written["metrics"] = atomic_write_json(document, out_dir / "metrics.json")
+    return written
+
+
+def per_joint_table(result: EvalResult):
+    """MPII: PCKh@0.5 and @0.1 per joint group plus the means, as a DataFrame."""
+    import pandas as pd
+
+    metrics = result.metrics
+    rows = []
+    for group in (*PCKH_GROUPS, "Mean"):
+        rows.append({"joint": group, "PCKh@0.5": metrics["PCKh@0.5"][group], "PCKh@0.1": metrics["PCKh@0.1"][group]})
+    frame = pd.DataFrame(rows).set_index("joint")
+    frame.attrs["note"] = f"{HRNET_MEAN_AT_0_11}: {metrics[HRNET_MEAN_AT_0_11]:.2f}"
+    return frame
+
+
+def evaluate_checkpoint(
+    checkpoint: str | Path,
+    data_root: str | Path,
+    settings: EvalSettings,
+    *,
+    device: str = "auto",
+    batch_size: int = 32,
+    workers: int = 0,
+    amp: str = "off",
+    out_dir: str | Path | None = None,
+    det_file: str | None = None,
+    progress: bool = True,
+) -> EvalResult:
+    """Rebuild the model from ``checkpoint`` alone, evaluate it on ``data_root`` and, with
+    ``out_dir``, write results.json and metrics.json."""
+    from mfvpose_lib.device import resolve_device
+    from mfvpose_lib.engine.data_access import build_split
+    from mfvpose_lib.engine.train import resolve_amp
+    from mfvpose_lib.models.checkpoint import load_model
+
+    torch_device = resolve_device(device)
+    model = load_model(checkpoint, map_location=torch_device)
+    if model.cfg.num_keypoints != (17 if settings.dataset == "coco" else 16):
+        raise ValueError(
+            f"{checkpoint}: model predicts {model.cfg.num_keypoints} keypoints, which does not fit "
+            f"the {settings.dataset} layout"
+        )
+    dataset = build_split(data_root, settings.dataset, settings.split, model.cfg, train=False,
+                          boxes=settings.boxes, det_file=det_file)  # fmt: skip
+    result = evaluate_model(model, dataset, settings, device=torch_device, batch_size=batch_size, workers=workers,
+                            amp_dtype=resolve_amp(amp, torch_device), progress=progress)  # fmt: skip
+    result.settings["checkpoint"] = str(checkpoint)
+    ckpt_info = _checkpoint_summary(checkpoint)
+    if out_dir is not None:
+        write_eval_outputs(result, out_dir, extra={"checkpoint": ckpt_info})
+    return result
+
+
+def _checkpoint_summary(path: str | Path) -> dict[str, Any]:
+    obj = torch.load(path, map_location="cpu", weights_only=True)
+    return {
+        "path": str(path),
+        "model_name": obj.get("model_name"),
+        "epoch": obj.get("epoch"),
+        "dataset": obj.get("dataset"),
+        "best_metric": obj.get("best_metric"),
+    }

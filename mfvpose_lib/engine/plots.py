@@ -1,0 +1,76 @@
+"""Figures of training runs and evaluations; functions return matplotlib figures."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def plot_training_curves(history: list[dict[str, Any]] | Any, metric: str | None = None, title: str = ""):
+    """Train (and validation) loss per epoch on the left, ``metric`` on the right.
+
+    ``history`` is a list of per-epoch rows or the DataFrame read from ``metrics.csv``.
+    """
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    frame = pd.DataFrame(history)
+    panels = 2 if metric and metric in frame and frame[metric].notna().any() else 1
+    fig, axes = plt.subplots(1, panels, figsize=(5 * panels, 3.4), squeeze=False)
+    ax = axes[0, 0]
+    ax.plot(frame["epoch"], frame["train_loss"], marker="o", label="train")
+    if "val_loss" in frame and frame["val_loss"].notna().any():
+        ax.plot(frame["epoch"], frame["val_loss"], marker="s", label="val")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("JointsMSE loss")
+    ax.set_yscale("log")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    if panels == 2:
+        ax = axes[0, 1]
+        valid = frame[frame[metric].notna()]
+        ax.plot(valid["epoch"], valid[metric], marker="o", color="tab:green")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(metric)
+        ax.grid(alpha=0.3)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_predicted_skeletons(predictions, meta, *, count: int = 6, min_score: float = 0.2, columns: int = 3,
+                             title: str = ""):  # fmt: skip
+    """Predicted poses drawn on their full images, one panel per image (first ``count`` images).
+
+    ``predictions`` is an ``engine.evaluate.Predictions``; joints whose heatmap peak is
+    below ``min_score`` are left out, as are limbs touching them.
+    """
+    import matplotlib.pyplot as plt
+    import numpy as np
+    from PIL import Image
+
+    order: dict[int, list[int]] = {}
+    for row, image_id in enumerate(predictions.image_id):
+        order.setdefault(int(image_id), []).append(row)
+    images = list(order.items())[:count]
+    rows = max(1, int(np.ceil(len(images) / columns)))
+    fig, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 3.2 * rows), squeeze=False)
+    colors = np.asarray(meta.colors, dtype=float) / 255.0
+    limb_colors = np.asarray(meta.limb_colors or [(200, 200, 200)] * len(meta.skeleton), dtype=float) / 255.0
+    for ax in axes.ravel():
+        ax.axis("off")
+    for ax, (image_id, people) in zip(axes.ravel(), images):
+        with Image.open(predictions.image_path[people[0]]) as img:
+            ax.imshow(img.convert("RGB"))
+        for row in people:
+            xy, score = predictions.coords[row], predictions.maxvals[row]
+            for limb, (a, b) in enumerate(meta.skeleton):
+                if score[a] >= min_score and score[b] >= min_score:
+                    ax.plot(xy[[a, b], 0], xy[[a, b], 1], color=limb_colors[limb], linewidth=2)
+            shown = score >= min_score
+            ax.scatter(xy[shown, 0], xy[shown, 1], s=10, c=colors[shown], edgecolors="black", linewidths=0.4, zorder=3)
+        ax.set_title(f"image {image_id}: {len(people)} box(es)", fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig

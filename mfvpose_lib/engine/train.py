@@ -1,0 +1,623 @@
+"""The training loop: Adam(W), a multi-step schedule with optional warm-up, gradient
+clipping, mixed precision, optional channels_last / torch.compile / DDP, per-epoch
+validation, atomic checkpoints and exact resume.
+
+Data order and augmentation depend on (seed, epoch) only: every epoch starts by seeding
+python, numpy and torch from both, and the sampler shuffles with the same pair. A run
+killed after any epoch and resumed therefore ends with the same weights as one that was
+never interrupted (on CPU with ``workers=0``, where kernels are deterministic).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import random
+import sys
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn as nn
+from torch.utils.data import DataLoader, Dataset
+from torch.utils.data.distributed import DistributedSampler
+
+from mfvpose_lib.engine.callbacks import CSVLogger, call_hook, tensorboard_logger_if_available
+from mfvpose_lib.engine.checkpointing import (
+    BEST_NAME,
+    LAST_NAME,
+    capture_rng_state,
+    check_resume_compatible,
+    load_training_checkpoint,
+    restore_rng_state,
+    save_training_checkpoint,
+    unwrap_model,
+)
+from mfvpose_lib.engine.distributed import (
+    DistInfo,
+    barrier,
+    broadcast_flag,
+    cleanup,
+    init_distributed,
+    mean_over_processes,
+    process_device,
+)
+from mfvpose_lib.engine.loss import JointsMSELoss
+
+# The metric that decides best.pt, per data set (higher is better).
+PRIMARY_METRIC = {"coco": "AP", "mpii": "PCKh@0.5"}
+
+
+# Per-epoch values printed in the log line (all of them go to metrics.csv).
+LOGGED_KEYS = ("lr", "train_loss", "val_loss", "samples_per_s", "train_seconds", "val_seconds")
+
+
+class NonFiniteLossError(RuntimeError):
+    """The loss became NaN or infinite; the last good checkpoint is left as it was."""
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a run; saved into every checkpoint and ``config.json``."""
+
+    model: str
+    dataset: str
+    data_root: str
+    out_dir: str
+    epochs: int
+    batch_size: int  # per process; the effective batch is batch_size × world size
+    lr: float
+    lr_steps: tuple[int, ...] = ()
+    lr_gamma: float = 0.1
+    warmup_epochs: float = 0.0
+    warmup_factor: float = 0.001
+    lr_scaling: str = "none"  # "none": lr as given; "linear": lr × effective batch / reference_batch
+    reference_batch: int = 32
+    optimizer: str = "adam"  # "adam" (the paper) or "adamw" (decoupled decay, no_weight_decay() honoured)
+    weight_decay: float = 0.0
+    clip_grad_norm: float | None = None
+    amp: str = "auto"  # auto | off | bf16 | fp16
+    compile: bool = False
+    channels_last: bool = False
+    workers: int = 0
+    seed: int = 0
+    device: str = "auto"
+    input_size: tuple[int, int] | None = None  # overrides the model's default crop (H, W)
+    model_overrides: dict[str, Any] = field(default_factory=dict)
+    sigma: float = 2.0
+    unbiased_target: bool = True  # sub-pixel Gaussian centres (TokenPose/DARK); False: HRNet's rounding
+    val_boxes: str = "gt"
+    val_flip: bool = True
+    val_shift: bool = False
+    decode: str = "dark"
+    eval_every: int = 1
+    pretrained: str | None = None
+    profile: str = "custom"
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.dataset not in PRIMARY_METRIC:
+            raise ValueError(f"dataset must be one of {', '.join(PRIMARY_METRIC)}, got {self.dataset!r}")
+        if self.epochs < 1 or self.batch_size < 1 or not self.lr > 0:
+            raise ValueError("epochs and batch_size must be ≥ 1 and lr > 0")
+        if self.amp not in ("auto", "off", "bf16", "fp16"):
+            raise ValueError(f"amp must be auto, off, bf16 or fp16, got {self.amp!r}")
+        if self.optimizer not in ("adam", "adamw"):
+            raise ValueError(f"optimizer must be adam or adamw, got {self.optimizer!r}")
+        if self.lr_scaling not in ("none", "linear"):
+            raise ValueError(f"lr_scaling must be none or linear, got {self.lr_scaling!r}")
+        self.lr_steps = tuple(int(s) for s in self.lr_steps)
+        if self.input_size is not None:
+            self.input_size = (int(self.input_size[0]), int(self.input_size[1]))
+
+
+@dataclass(frozen=True)
+class StepSchedule:
+    """Learning rate as a pure function of training progress (epochs, fractional).
+
+    Multi-step decay by ``gamma`` at each milestone epoch (the paper: ×0.1 at 200 and 260),
+    after an optional linear warm-up from ``warmup_factor × base_lr``. Being stateless, it
+    resumes by construction.
+    """
+
+    base_lr: float
+    milestones: tuple[int, ...] = ()
+    gamma: float = 0.1
+    warmup_epochs: float = 0.0
+    warmup_factor: float = 0.001
+
+    def lr_at(self, progress: float) -> float:
+        lr = self.base_lr * self.gamma ** sum(1 for m in self.milestones if math.floor(progress + 1e-9) >= m)
+        if self.warmup_epochs > 0 and progress < self.warmup_epochs:
+            alpha = progress / self.warmup_epochs
+            lr *= self.warmup_factor * (1 - alpha) + alpha
+        return lr
+
+
+@dataclass
+class TrainState:
+    """What callbacks see: the config, the live model and the history so far."""
+
+    config: TrainConfig
+    model: nn.Module
+    out_dir: Path
+    epoch: int = 0  # epochs completed
+    history: list[dict[str, Any]] = field(default_factory=list)
+    best_metric: float | None = None
+    best_epoch: int | None = None
+    primary_metric: str = "AP"
+    last_eval: dict[str, Any] | None = None
+    stopped_early: bool = False
+
+
+def seed_for_epoch(seed: int, epoch: int) -> None:
+    """Seed every generator from (seed, epoch) alone, so an epoch's augmentation does not
+    depend on what ran before it in this process."""
+    value = (seed * 1_000_003 + epoch * 7919) % (2**31 - 1)
+    random.seed(value)
+    np.random.seed(value)
+    torch.manual_seed(value)
+
+
+def _worker_init(worker_id: int) -> None:
+    """Give each loader worker numpy/python seeds derived from torch's per-worker seed."""
+    worker_seed = torch.initial_seed() % 2**32
+    np.random.seed(worker_seed)
+    random.seed(worker_seed)
+
+
+def resolve_amp(amp: str, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype: ``auto`` is bf16 on GPUs that support it, fp16 on older GPUs,
+    and full precision on CPU (where autocast is slower than float32 for these models)."""
+    if amp == "off":
+        return None
+    if amp == "bf16":
+        return torch.bfloat16
+    if amp == "fp16":
+        if device.type != "cuda":
+            raise ValueError("fp16 autocast needs a CUDA device; use --amp bf16 or off on CPU")
+        return torch.float16
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return None
+
+
+def build_optimizer(model: nn.Module, config: TrainConfig, lr: float) -> torch.optim.Optimizer:
+    """Adam as in the paper; with weight decay, parameters named by ``no_weight_decay()``
+    (LayerScale gammas, tokens, position embedding, norms/biases) and all 1-D tensors are
+    kept out of the decay."""
+    params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    if config.weight_decay > 0:
+        skip = set(getattr(model, "no_weight_decay", lambda: set())())
+        decay = [p for n, p in params if n not in skip and p.ndim > 1]
+        no_decay = [p for n, p in params if n in skip or p.ndim <= 1]
+        groups = [
+            {"params": decay, "weight_decay": config.weight_decay},
+            {"params": no_decay, "weight_decay": 0.0},
+        ]
+    else:
+        groups = [{"params": [p for _, p in params], "weight_decay": 0.0}]
+    if config.optimizer == "adamw":
+        return torch.optim.AdamW(groups, lr=lr)
+    return torch.optim.Adam(groups, lr=lr)
+
+
+def build_model_for_run(config: TrainConfig) -> nn.Module:
+    from mfvpose_lib.models import create_model
+
+    overrides = dict(config.model_overrides)
+    if config.input_size is not None:
+        overrides["input_size"] = tuple(config.input_size)
+    return create_model(config.model, **overrides)
+
+
+def build_datasets(config: TrainConfig, model: nn.Module) -> tuple[Dataset, Dataset]:
+    from mfvpose_lib.engine.data_access import build_split
+
+    cfg = unwrap_model(model).cfg
+    common = {"sigma": config.sigma, "unbiased_target": config.unbiased_target}
+    train_set = build_split(config.data_root, config.dataset, "train", cfg, train=True, **common)
+    val_set = build_split(config.data_root, config.dataset, "val", cfg, train=False, boxes=config.val_boxes, **common)
+    return train_set, val_set
+
+
+class Trainer:
+    """Runs :class:`TrainConfig` to completion; ``fit()`` returns the final :class:`TrainState`.
+
+    ``model`` and ``datasets`` may be given (tests, custom data); by default they are built
+    from the registry and ``mfvpose_lib.data``. ``evaluate_fn(model, val_set, config, dist)``
+    returns a dict of metrics (default: COCO AP or MPII PCKh via ``engine.evaluate``).
+    """
+
+    def __init__(
+        self,
+        config: TrainConfig,
+        *,
+        callbacks: Iterable = (),
+        model: nn.Module | None = None,
+        datasets: tuple[Dataset, Dataset | None] | None = None,
+        evaluate_fn=None,
+        resume: str | Path | None = None,
+    ) -> None:
+        self.config = config
+        self.user_callbacks = list(callbacks)
+        self._model = model
+        self._datasets = datasets
+        self.evaluate_fn = evaluate_fn
+        self.resume = resume
+        self.out_dir = Path(config.out_dir)
+
+    # ---------------------------------------------------------------- logging
+    def log(self, message: str) -> None:
+        if not self.dist.is_main:
+            return
+        print(message, flush=True)
+        with open(self.out_dir / "train.log", "a", encoding="utf-8") as fh:
+            fh.write(message + "\n")
+
+    # ---------------------------------------------------------------- set-up
+    def _setup(self) -> None:
+        from mfvpose_lib.device import resolve_device
+
+        config = self.config
+        device = resolve_device(config.device)
+        self.dist: DistInfo = init_distributed(device)
+        self.device = process_device(device, self.dist)
+        if self.dist.is_main:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+        barrier(self.dist)
+
+        torch.manual_seed(config.seed)  # the initial weights depend on the seed only
+        model = self._model if self._model is not None else build_model_for_run(config)
+        if config.pretrained:
+            from mfvpose_lib.models.checkpoint import load_weights
+
+            report = load_weights(model, config.pretrained, strict=False)
+            self.log(f"pretrained weights from {config.pretrained}: {report}")
+        self.model = model.to(self.device)
+        if config.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        self.criterion = JointsMSELoss(use_target_weight=True)
+
+        self.effective_batch = config.batch_size * self.dist.world_size
+        lr = config.lr
+        if config.lr_scaling == "linear":
+            lr = config.lr * self.effective_batch / config.reference_batch
+        self.schedule = StepSchedule(lr, config.lr_steps, config.lr_gamma, config.warmup_epochs, config.warmup_factor)
+        self.optimizer = build_optimizer(self.model, config, lr)
+        self.amp_dtype = resolve_amp(config.amp, self.device)
+        use_scaler = self.amp_dtype == torch.float16
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=use_scaler)
+
+        if self._datasets is not None:
+            self.train_set, self.val_set = self._datasets
+        else:
+            self.train_set, self.val_set = build_datasets(config, self.model)
+        self.sampler = DistributedSampler(
+            self.train_set,
+            num_replicas=self.dist.world_size,
+            rank=self.dist.rank,
+            shuffle=True,
+            seed=config.seed,
+            drop_last=True,
+        )
+        self.loader = DataLoader(
+            self.train_set,
+            batch_size=config.batch_size,
+            sampler=self.sampler,
+            num_workers=config.workers,
+            pin_memory=self.device.type == "cuda",
+            drop_last=True,
+            worker_init_fn=_worker_init if config.workers > 0 else None,
+            persistent_workers=False,
+        )
+        if len(self.loader) == 0:
+            raise ValueError(
+                f"{len(self.train_set)} training samples give no full batch of {config.batch_size} "
+                f"per process × {self.dist.world_size} processes; lower --batch-size"
+            )
+
+        self.train_model: nn.Module = self.model
+        if config.compile:
+            self.train_model = torch.compile(self.train_model)
+        if self.dist.enabled:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.train_model = nn.parallel.DistributedDataParallel(self.train_model, device_ids=ids)
+
+        self.state = TrainState(config=config, model=self.model, out_dir=self.out_dir)
+        self.state.primary_metric = PRIMARY_METRIC[config.dataset]
+        self.callbacks: list = []
+        if self.dist.is_main:
+            self.callbacks.append(CSVLogger(self.out_dir / "metrics.csv"))
+            tensorboard = tensorboard_logger_if_available(self.out_dir / "tensorboard")
+            if tensorboard is not None:
+                self.callbacks.append(tensorboard)
+            self.callbacks.extend(self.user_callbacks)
+
+    def _describe(self) -> None:
+        config = self.config
+        model = unwrap_model(self.model)
+        n_params = sum(p.numel() for p in model.parameters())
+        lines = [
+            f"model {getattr(model, 'model_name', type(model).__name__)} ({n_params / 1e6:.2f} M params), "
+            f"input {tuple(model.cfg.input_size)} → heatmap {tuple(model.cfg.heatmap_size)}",
+            f"data {config.dataset} at {config.data_root}: {len(self.train_set)} train, "
+            f"{len(self.val_set) if self.val_set is not None else 0} val samples (val boxes: {config.val_boxes})",
+            f"device {self.device}, {self.dist.world_size} process(es), amp {self.amp_dtype or 'off'}, "
+            f"channels_last {config.channels_last}, compile {config.compile}, workers {config.workers}",
+            f"effective batch {self.effective_batch} = {config.batch_size} per process × {self.dist.world_size}; "
+            + (
+                f"lr {self.schedule.base_lr:g} = {config.lr:g} × {self.effective_batch}/{config.reference_batch} (linear scaling)"
+                if config.lr_scaling == "linear"
+                else f"lr {self.schedule.base_lr:g} as given (no scaling with batch size)"
+            ),
+            f"schedule: {config.optimizer}, ×{config.lr_gamma:g} at epochs {list(config.lr_steps)} of {config.epochs}, "
+            f"warm-up {config.warmup_epochs:g} epochs, grad clip {config.clip_grad_norm}, weight decay {config.weight_decay:g}",
+        ]
+        for line in lines:
+            self.log(line)
+        if self.dist.is_main:
+            from mfvpose_lib.io_utils import atomic_write_json
+
+            atomic_write_json(
+                {
+                    "config": _jsonable(dataclasses.asdict(config)),
+                    "effective_batch": self.effective_batch,
+                    "base_lr": self.schedule.base_lr,
+                    "world_size": self.dist.world_size,
+                    "amp": str(self.amp_dtype or "off"),
+                    "device": str(self.device),
+                },
+                self.out_dir / "config.json",
+            )
+
+    # ---------------------------------------------------------------- resume
+    def _resume_path(self) -> Path | None:
+        if self.resume is None:
+            return None
+        if str(self.resume) == "auto":
+            path = self.out_dir / LAST_NAME
+            return path if path.is_file() else None
+        return Path(self.resume)
+
+    def _maybe_resume(self) -> int:
+        path = self._resume_path()
+        if path is None:
+            if self.resume is not None:
+                self.log(f"no {LAST_NAME} in {self.out_dir}: starting from scratch")
+            return 0
+        ckpt = load_training_checkpoint(path)
+        check_resume_compatible(ckpt, path, model=self.model, dataset=self.config.dataset)
+        unwrap_model(self.model).load_state_dict(ckpt["state_dict"])
+        self.optimizer.load_state_dict(ckpt["optimizer"])
+        if ckpt.get("scaler"):
+            self.scaler.load_state_dict(ckpt["scaler"])
+        restore_rng_state(ckpt["rng"])
+        self.state.history = list(ckpt.get("history", []))
+        self.state.best_metric = ckpt.get("best_metric")
+        self.state.best_epoch = ckpt.get("best_epoch")
+        self.state.epoch = int(ckpt["epoch"])
+        self.log(f"resumed from {path} after epoch {self.state.epoch}")
+        return self.state.epoch
+
+    # ---------------------------------------------------------------- loop
+    def fit(self) -> TrainState:
+        self._setup()
+        try:
+            start_epoch = self._maybe_resume()
+            self._describe()
+            if self.dist.is_main:
+                call_hook(self.callbacks, "on_train_start", self.state)
+            if start_epoch >= self.config.epochs:
+                self.log(f"nothing to do: the checkpoint already holds {start_epoch} of {self.config.epochs} epochs")
+            for epoch in range(start_epoch, self.config.epochs):
+                row = self._train_one_epoch(epoch)
+                row.update(self._validate(epoch))
+                self._end_epoch(epoch, row)
+            if self.dist.is_main:
+                call_hook(self.callbacks, "on_train_end", self.state)
+        finally:
+            cleanup(self.dist)
+        return self.state
+
+    def _train_one_epoch(self, epoch: int) -> dict[str, Any]:
+        config = self.config
+        seed_for_epoch(config.seed, epoch)
+        self.sampler.set_epoch(epoch)
+        self.train_model.train()
+        steps = len(self.loader)
+        progress = None
+        iterator: Iterable = self.loader
+        if config.progress and self.dist.is_main:
+            from tqdm.auto import tqdm
+
+            progress = tqdm(self.loader, total=steps, desc=f"epoch {epoch + 1}/{config.epochs}", leave=False,
+                            dynamic_ncols=True, file=sys.stdout)  # fmt: skip
+            iterator = progress
+        loss_sum, samples = 0.0, 0
+        data_time = step_time = 0.0
+        epoch_start = tick = time.perf_counter()
+        memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
+        for step, batch in enumerate(iterator):
+            loaded = time.perf_counter()
+            data_time += loaded - tick
+            lr = self.schedule.lr_at(epoch + step / steps)
+            for group in self.optimizer.param_groups:
+                group["lr"] = lr
+            images = batch["image"].to(self.device, non_blocking=True).contiguous(memory_format=memory_format)
+            target = batch["target"].to(self.device, non_blocking=True)
+            weight = batch["target_weight"].to(self.device, non_blocking=True)
+            with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.float32, enabled=self.amp_dtype is not None):
+                output = self.train_model(images)
+                loss = self.criterion(output, target, weight)
+            loss_value = float(loss.detach())
+            if broadcast_flag(not math.isfinite(loss_value), self.dist):
+                raise NonFiniteLossError(
+                    f"loss became {loss_value} at epoch {epoch + 1}, step {step + 1} (lr {lr:.3g}); "
+                    f"stopped. The last good checkpoint is {self.out_dir / LAST_NAME} "
+                    f"(try a lower --lr, --amp off, or gradient clipping)"
+                )
+            self.optimizer.zero_grad(set_to_none=True)
+            self.scaler.scale(loss).backward()
+            if config.clip_grad_norm:
+                self.scaler.unscale_(self.optimizer)
+                torch.nn.utils.clip_grad_norm_(self.train_model.parameters(), config.clip_grad_norm)
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+            if self.device.type == "cuda":
+                torch.cuda.synchronize(self.device)
+            tick = time.perf_counter()
+            step_time += tick - loaded
+            loss_sum += loss_value * images.shape[0]
+            samples += images.shape[0]
+            if progress is not None:
+                elapsed = tick - epoch_start
+                progress.set_postfix(
+                    loss=f"{loss_sum / samples:.3g}",
+                    lr=f"{lr:.2g}",
+                    data=f"{1000 * data_time / (step + 1):.0f}ms",
+                    step=f"{1000 * step_time / (step + 1):.0f}ms",
+                    sps=f"{samples * self.dist.world_size / max(elapsed, 1e-9):.1f}",
+                )
+        if progress is not None:
+            progress.close()
+        seconds = time.perf_counter() - epoch_start
+        return {
+            "epoch": epoch + 1,
+            "lr": self.schedule.lr_at(epoch),
+            "train_loss": mean_over_processes(loss_sum / max(samples, 1), self.dist),
+            "train_seconds": round(seconds, 3),
+            "data_seconds": round(data_time, 3),
+            "samples_per_s": round(samples * self.dist.world_size / max(seconds, 1e-9), 2),
+        }
+
+    def _validate(self, epoch: int) -> dict[str, Any]:
+        config = self.config
+        last = epoch + 1 == config.epochs
+        if self.val_set is None or not (last or (epoch + 1) % max(config.eval_every, 1) == 0):
+            return {}
+        start = time.perf_counter()
+        evaluate_fn = self.evaluate_fn or default_evaluate_fn
+        metrics = evaluate_fn(unwrap_model(self.model), self.val_set, config, self.dist, self.device, self.amp_dtype)
+        self.state.last_eval = metrics
+        row = {k: v for k, v in metrics.items() if isinstance(v, int | float) and not isinstance(v, bool)}
+        row["val_seconds"] = round(time.perf_counter() - start, 3)
+        return row
+
+    def _end_epoch(self, epoch: int, row: dict[str, Any]) -> None:
+        state = self.state
+        state.epoch = epoch + 1
+        state.history.append(row)
+        metric = state.primary_metric
+        improved = False
+        if metric in row:
+            if state.best_metric is None or row[metric] > state.best_metric:
+                state.best_metric, state.best_epoch, improved = float(row[metric]), epoch + 1, True
+        elif "val_loss" not in row and state.best_metric is None:
+            improved = True  # no validation at all: the latest weights are the best we know
+        if self.dist.is_main:
+            extra = self._checkpoint_payload(row)
+            save_training_checkpoint(self.out_dir / LAST_NAME, self.model, **extra)
+            if improved or not (self.out_dir / BEST_NAME).exists():
+                save_training_checkpoint(self.out_dir / BEST_NAME, self.model, **extra)
+            shown = ", ".join(f"{k} {row[k]:.4g}" for k in LOGGED_KEYS + (metric,) if k in row)
+            self.log(f"epoch {epoch + 1}/{self.config.epochs}: {shown}" + (" (best)" if improved else ""))
+            call_hook(self.callbacks, "on_epoch_end", state)
+        barrier(self.dist)
+
+    def _checkpoint_payload(self, row: dict[str, Any]) -> dict[str, Any]:
+        state = self.state
+        return {
+            "optimizer": self.optimizer.state_dict(),
+            "scaler": self.scaler.state_dict() if self.scaler.is_enabled() else None,
+            "schedule": dataclasses.asdict(self.schedule),
+            "rng": capture_rng_state(),
+            "epoch": state.epoch,
+            "metrics": dict(row),
+            "history": [dict(r) for r in state.history],
+            "best_metric": state.best_metric,
+            "best_epoch": state.best_epoch,
+            "primary_metric": state.primary_metric,
+            "dataset": self.config.dataset,
+            "data_root": str(self.config.data_root),
+            "train_config": _jsonable(dataclasses.asdict(self.config)),
+            "world_size": self.dist.world_size,
+        }
+
+
+def default_evaluate_fn(model, val_set, config: TrainConfig, dist: DistInfo, device, amp_dtype) -> dict[str, Any]:
+    from mfvpose_lib.engine.evaluate import EvalSettings, evaluate_model
+
+    settings = EvalSettings(
+        dataset=config.dataset,
+        boxes=config.val_boxes,
+        flip=config.val_flip,
+        shift=config.val_shift,
+        decode=config.decode,
+    )
+    result = evaluate_model(
+        model, val_set, settings, device=device, batch_size=max(config.batch_size, 16), workers=config.workers,
+        amp_dtype=amp_dtype, dist=dist, progress=False,
+        # detection boxes carry no labels, so a validation loss exists only with labelled boxes
+        compute_loss=config.dataset == "mpii" or config.val_boxes == "gt",
+    )  # fmt: skip
+    return result.flat_metrics()
+
+
+def _jsonable(obj: Any) -> Any:
+    return json.loads(json.dumps(obj, default=str))
+
+
+def train(config: TrainConfig, *, callbacks: Iterable = (), resume: str | Path | None = None, **kwargs) -> TrainState:
+    """Train per ``config``; ``resume="auto"`` continues from ``out_dir/last.pt`` when present."""
+    return Trainer(config, callbacks=callbacks, resume=resume, **kwargs).fit()
+
+
+def config_from_profile(profile, dataset: str, data_root: str | Path, out_dir: str | Path, **overrides) -> TrainConfig:
+    """A :class:`TrainConfig` with the profile's recipe for ``dataset``; ``overrides`` (not
+    None) replace single fields, e.g. ``epochs=5`` or ``device="cuda"``."""
+    values: dict[str, Any] = {
+        "model": profile.model_for(dataset),
+        "dataset": dataset,
+        "data_root": str(data_root),
+        "out_dir": str(out_dir),
+        "epochs": profile.epochs_for(dataset),
+        "batch_size": profile.batch_size,
+        "lr": profile.lr,
+        "lr_steps": profile.lr_steps_for(dataset),
+        "warmup_epochs": profile.warmup_epochs,
+        "clip_grad_norm": profile.clip_grad_norm,
+        "amp": profile.amp,
+        "workers": profile.workers,
+        "eval_every": profile.eval_every,
+        "val_boxes": profile.val_boxes if dataset == "coco" else "gt",
+        "val_flip": profile.val_flip,
+        "profile": profile.name,
+    }
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return TrainConfig(**values)
+
+
+def run_dir_for(run_dir: str | Path, dataset: str) -> Path:
+    """Where the notebooks keep the run of ``dataset`` inside ``run_dir``."""
+    return Path(run_dir) / f"train_{dataset}"
+
+
+def ensure_trained(profile, dataset: str, data_root: str | Path, run_dir: str | Path, *, callbacks: Iterable = (),
+                   **overrides) -> Path:  # fmt: skip
+    """``best.pt`` of the profile's run for ``dataset``; trains (or finishes) it first when
+    it is missing or incomplete, resuming from ``last.pt``."""
+    out_dir = run_dir_for(run_dir, dataset)
+    config = config_from_profile(profile, dataset, data_root, out_dir, **overrides)
+    last = out_dir / LAST_NAME
+    if last.is_file() and (out_dir / BEST_NAME).is_file():
+        ckpt = torch.load(last, map_location="cpu", weights_only=True)
+        if ckpt.get("epoch", 0) >= config.epochs and ckpt.get("model_name") == config.model:
+            return out_dir / BEST_NAME
+    train(config, callbacks=callbacks, resume="auto")
+    return out_dir / BEST_NAME

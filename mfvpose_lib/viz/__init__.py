@@ -1,0 +1,1 @@
+"""Plot functions for the notebooks; each returns a matplotlib figure and computes nothing it plots."""

@@ -1,0 +1,124 @@
+"""Pictures of the Transformer side: patches, position embedding, LayerScale, attention maps."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+
+
+def plot_patch_grid(image: np.ndarray, patch_pixels: tuple[int, int], *, title: str = "") -> Figure:
+    """The crop with the borders of the patches (``patch_pixels`` = patch size x 4 in input pixels)."""
+    h, w = image.shape[:2]
+    ph, pw = patch_pixels
+    fig, ax = plt.subplots(figsize=(3.2, 3.2 * h / w))
+    ax.imshow(image)
+    for y in range(0, h + 1, ph):
+        ax.axhline(y - 0.5, color="white", lw=0.5, alpha=0.7)
+    for x in range(0, w + 1, pw):
+        ax.axvline(x - 0.5, color="white", lw=0.5, alpha=0.7)
+    ax.set_title(title or f"{h // ph}x{w // pw} patches of {ph}x{pw} input pixels", fontsize=9)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    fig.tight_layout()
+    return fig
+
+
+def plot_position_embedding(
+    pos: torch.Tensor, grid: tuple[int, int], *, channels: Sequence[int] | None = None
+) -> Figure:
+    """Top: some channels of the sine embedding over the patch grid (rows use the first half
+    of the channels, columns the second). Bottom: cosine similarity of a few patches'
+    embeddings to every patch -- the embedding makes near patches similar."""
+    gh, gw = grid
+    emb = pos.detach().reshape(gh * gw, -1).float().cpu()
+    dim = emb.shape[1]
+    channels = (
+        list(channels) if channels is not None else [0, 1, dim // 4, dim // 2, dim // 2 + 1, 3 * dim // 4]
+    )
+    unit = emb / emb.norm(dim=1, keepdim=True)
+    queries = [(0, 0), (gh // 2, gw // 2), (gh - 1, gw // 3)]
+    cols = max(len(channels), len(queries))
+    fig, axes = plt.subplots(2, cols, figsize=(1.9 * cols, 4.4), squeeze=False)
+    for ax in axes.ravel():
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_visible(False)
+    for ax, c in zip(axes[0], channels):
+        ax.set_visible(True)
+        ax.imshow(emb[:, c].reshape(gh, gw), cmap="coolwarm", vmin=-1, vmax=1)
+        ax.set_title(f"channel {c} ({'row' if c < dim // 2 else 'col'})", fontsize=8)
+    for ax, (qy, qx) in zip(axes[1], queries):
+        ax.set_visible(True)
+        sim = (unit @ unit[qy * gw + qx]).reshape(gh, gw)
+        ax.imshow(sim, cmap="viridis")
+        ax.plot(qx, qy, "r+", ms=8)
+        ax.set_title(f"similarity to patch ({qy},{qx})", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_residual_ratios(ratios: Mapping[str, Sequence[tuple[str, float]]]) -> Figure:
+    """``||branch|| / ||stream||`` of every residual branch, one line per model variant (log scale)."""
+    fig, ax = plt.subplots(figsize=(6.5, 3.4))
+    for label, values in ratios.items():
+        ys = [v for _, v in values]
+        ax.plot(range(1, len(ys) + 1), ys, marker="o", ms=3, label=label)
+    ax.set_yscale("log")
+    ax.set_xlabel("residual branch (attention and FFN alternate)")
+    ax.set_ylabel("branch norm / stream norm")
+    ax.set_title("How much each residual branch moves the token stream at initialisation", fontsize=10)
+    ax.legend(frameon=False, fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def keypoint_attention(
+    maps: Sequence[torch.Tensor],
+    num_keypoints: int,
+    grid: tuple[int, int],
+    *,
+    layer: int = -1,
+    sample: int = 0,
+) -> np.ndarray:
+    """(K, gh, gw): how much each keypoint token attends to each patch in one layer, averaged
+    over heads. ``maps`` is :class:`~mfvpose_lib.layers.AttentionRecorder`'s list of
+    (B, heads, K + N, K + N) maps."""
+    attn = maps[layer][sample].float().mean(dim=0)  # (K + N, K + N)
+    gh, gw = grid
+    return attn[:num_keypoints, num_keypoints:].reshape(num_keypoints, gh, gw).cpu().numpy()
+
+
+def plot_keypoint_attention(
+    attention: np.ndarray,
+    *,
+    image: np.ndarray | None = None,
+    keypoint_names: Sequence[str] | None = None,
+    keypoints: Sequence[int] | None = None,
+    cols: int = 6,
+) -> Figure:
+    """Attention of keypoint tokens to the patches, upsampled over the crop when ``image`` is given."""
+    keypoints = list(keypoints) if keypoints is not None else list(range(attention.shape[0]))
+    rows = (len(keypoints) + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(1.9 * cols, 2.4 * rows), squeeze=False)
+    for ax in axes.ravel():
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_visible(False)
+    for ax, k in zip(axes.ravel(), keypoints):
+        ax.set_visible(True)
+        a = attention[k]
+        if image is not None:
+            h, w = image.shape[:2]
+            ax.imshow(image)
+            ax.imshow(
+                a, cmap="jet", alpha=0.5, extent=(-0.5, w - 0.5, h - 0.5, -0.5), interpolation="bilinear"
+            )
+        else:
+            ax.imshow(a, cmap="jet")
+        ax.set_title(keypoint_names[k] if keypoint_names else f"keypoint {k}", fontsize=8)
+    fig.tight_layout()
+    return fig

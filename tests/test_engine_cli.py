@@ -1,0 +1,140 @@
+"""End to end on a tiny synthetic set: `mfvpose train` / `mfvpose evaluate`, a training
+subprocess killed with SIGKILL and resumed, and a 2-process DDP run on gloo."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from mfvpose_lib.cli import main
+
+# Small crops keep every run here to seconds on two cores.
+SMALL = ["--input-size", "64", "48", "--no-progress", "--device", "cpu", "--workers", "0"]
+
+
+@pytest.fixture(scope="module")
+def synth_root(tmp_path_factory):
+    from mfvpose_lib.data.synth import ensure_synthetic
+
+    root = tmp_path_factory.mktemp("synth")
+    ensure_synthetic(root, 16, 6, seed=0)
+    return root
+
+
+def _train_args(root, out, *extra):
+    return ["train", "--data", str(root), "--dataset", "coco", "--profile", "smoke", "--out", str(out),
+            "--batch-size", "4", *SMALL, *extra]  # fmt: skip
+
+
+def _weights(path):
+    return torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
+
+
+def test_train_and_evaluate_coco_results_rescore_to_the_same_ap(synth_root, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(_train_args(synth_root, run, "--epochs", "1")) == 0
+    assert (run / "best.pt").is_file() and (run / "metrics.csv").is_file()
+    out = tmp_path / "eval"
+    code = main(["evaluate", "--checkpoint", str(run / "best.pt"), "--data", str(synth_root), "--dataset", "coco",
+                 "--boxes", "det", "--decode", "quarter", "--shift", "--out", str(out), "--device", "cpu"])  # fmt: skip
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "flip_test: True" in printed and "decode: quarter" in printed
+    document = json.loads((out / "metrics.json").read_text())
+    settings = document["settings"]
+    assert settings["boxes"] == "det" and settings["flip_shift"] is True and settings["input_size"] == [64, 48]
+    assert "detection_person_AP" in settings
+    results = json.loads((out / "results.json").read_text())
+    assert results and set(results[0]) == {"image_id", "category_id", "keypoints", "score"}
+
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    gt = COCO(str(synth_root / "coco" / "annotations" / "person_keypoints_val2017.json"))
+    evaluator = COCOeval(gt, gt.loadRes(str(out / "results.json")), iouType="keypoints")
+    evaluator.evaluate(), evaluator.accumulate(), evaluator.summarize()
+    assert evaluator.stats[0] == document["metrics"]["AP"]
+    assert evaluator.stats[5] == document["metrics"]["AR"]
+
+
+def test_evaluate_mpii_reports_labelled_pckh(synth_root, tmp_path, capsys):
+    run = tmp_path / "run"
+    args = ["train", "--data", str(synth_root), "--dataset", "mpii", "--profile", "smoke", "--out", str(run),
+            "--batch-size", "4", "--epochs", "1", "--input-size", "64", "64", *SMALL[3:]]  # fmt: skip
+    assert main(args) == 0
+    out = tmp_path / "eval"
+    assert main(["evaluate", "--checkpoint", str(run / "best.pt"), "--data", str(synth_root), "--dataset", "mpii",
+                 "--out", str(out), "--device", "cpu"]) == 0  # fmt: skip
+    metrics = json.loads((out / "metrics.json").read_text())["metrics"]
+    assert set(metrics["PCKh@0.5"]) == {"Head", "Shoulder", "Elbow", "Wrist", "Hip", "Knee", "Ankle", "Mean"}
+    assert "Mean@0.1 as HRNet reports it (threshold 0.11)" in metrics
+    predictions = json.loads((out / "results.json").read_text())
+    assert len(predictions[0]["joints"]) == 16
+    # an MPII checkpoint is refused for the COCO layout, naming the problem
+    assert main(["evaluate", "--checkpoint", str(run / "best.pt"), "--data", str(synth_root), "--dataset", "coco",
+                 "--out", str(tmp_path / "wrong"), "--device", "cpu"]) == 2  # fmt: skip
+    assert "predicts 16 keypoints" in capsys.readouterr().err
+
+
+def test_resume_with_a_checkpoint_of_another_dataset_is_a_clear_error(synth_root, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(_train_args(synth_root, run, "--epochs", "1")) == 0
+    mpii = ["train", "--data", str(synth_root), "--dataset", "mpii", "--model", "mfvpose_tiny_mpii", "--profile",
+            "smoke", "--out", str(tmp_path / "other"), "--resume", str(run / "last.pt"), *SMALL]  # fmt: skip
+    assert main(mpii) == 2
+    assert "cannot resume from" in capsys.readouterr().err
+
+
+def test_killed_training_process_resumes_to_the_uninterrupted_weights(synth_root, tmp_path):
+    epochs = ["--epochs", "3"]
+    straight = tmp_path / "straight"
+    assert main(_train_args(synth_root, straight, *epochs)) == 0
+
+    killed = tmp_path / "killed"
+    command = [sys.executable, "-m", "mfvpose_lib", *_train_args(synth_root, killed, *epochs)]
+    env = {**os.environ, "OMP_NUM_THREADS": str(torch.get_num_threads())}
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 120
+    while not (killed / "last.pt").exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.read().decode()
+    done = torch.load(killed / "last.pt", map_location="cpu", weights_only=True)["epoch"]
+    assert 1 <= done < 3
+
+    assert main(_train_args(synth_root, killed, *epochs, "--resume")) == 0
+    resumed, reference = _weights(killed / "last.pt"), _weights(straight / "last.pt")
+    assert resumed.keys() == reference.keys()
+    for key in reference:
+        assert torch.equal(resumed[key], reference[key]), key
+    history = (killed / "metrics.csv").read_text().splitlines()
+    assert len(history) == 1 + 3
+
+
+def test_ddp_two_cpu_processes_with_gloo(synth_root, tmp_path):
+    run = tmp_path / "ddp"
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+               "-m", "mfvpose_lib", *_train_args(synth_root, run, "--epochs", "1")]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)  # fmt: skip
+    try:
+        _, stderr = proc.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)  # torchrun and both workers
+        proc.communicate()
+        raise
+    assert proc.returncode == 0, stderr[-3000:]
+    log = (run / "train.log").read_text()
+    assert "2 process(es)" in log and "effective batch 8 = 4 per process × 2" in log
+    ckpt = torch.load(run / "last.pt", map_location="cpu", weights_only=True)
+    assert ckpt["world_size"] == 2 and ckpt["epoch"] == 1
+    assert not any(k.startswith("module.") for k in ckpt["state_dict"])

@@ -1,0 +1,169 @@
+"""The training loop on a tiny stand-in model and data set: learning, exact resume,
+non-finite loss handling, refusing foreign checkpoints, schedule and RNG state."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+import torch
+import torch.nn as nn
+from torch.utils.data import Dataset
+
+from mfvpose_lib.engine.checkpointing import capture_rng_state, load_training_checkpoint, restore_rng_state
+from mfvpose_lib.engine.train import NonFiniteLossError, StepSchedule, TrainConfig, Trainer
+
+K, H, W = 3, 16, 12
+
+
+@dataclass(frozen=True)
+class ToyConfig:
+    num_keypoints: int = K
+    input_size: tuple[int, int] = (H, W)
+    heatmap_size: tuple[int, int] = (H // 4, W // 4)
+    width: int = 8
+
+
+class ToyPoseNet(nn.Module):
+    def __init__(self, cfg: ToyConfig = ToyConfig()) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.body = nn.Sequential(
+            nn.Conv2d(3, cfg.width, 3, stride=2, padding=1), nn.BatchNorm2d(cfg.width), nn.ReLU(),
+            nn.Conv2d(cfg.width, cfg.width, 3, stride=2, padding=1), nn.ReLU(),
+            nn.Dropout(0.1), nn.Conv2d(cfg.width, cfg.num_keypoints, 1),
+        )  # fmt: skip
+        self.model_name = "toy_pose"
+        self.blow_up_after: int | None = None  # forward calls before outputs turn NaN
+        self.calls = 0
+
+    def forward(self, x):
+        self.calls += 1
+        out = self.body(x)
+        if self.blow_up_after is not None and self.calls > self.blow_up_after:
+            out = out * float("nan")
+        return out
+
+
+class ToyDataset(Dataset):
+    """Bright dots at the keypoints; each item draws a random jitter (augmentation)."""
+
+    def __init__(self, n: int = 24, seed: int = 0) -> None:
+        rng = np.random.default_rng(seed)
+        self.points = rng.integers(1, [W // 4 - 1, H // 4 - 1], size=(n, K, 2))
+
+    def __len__(self) -> int:
+        return len(self.points)
+
+    def __getitem__(self, i):
+        jitter = np.random.normal(0, 0.05, size=(3, H, W)).astype(np.float32) + random.random() * 0.01
+        image = torch.from_numpy(jitter)
+        target = torch.zeros(K, H // 4, W // 4)
+        for k, (x, y) in enumerate(self.points[i]):
+            image[k % 3, 4 * y : 4 * y + 4, 4 * x : 4 * x + 4] += 1.0
+            target[k, y, x] = 1.0
+        meta = {"center": np.zeros(2), "scale": np.ones(2), "index": i, "image_id": i, "score": 1.0}
+        return {"image": image, "target": target, "target_weight": torch.ones(K, 1), "meta": meta}
+
+
+def loss_as_metric(model, val_set, config, dist, device, amp_dtype):
+    model.eval()
+    with torch.no_grad():
+        batch = torch.utils.data.default_collate([val_set[i] for i in range(len(val_set))])
+        out = model(batch["image"])
+        val_loss = float(torch.nn.functional.mse_loss(out, batch["target"]))
+    return {"val_loss": val_loss, "AP": -val_loss}
+
+
+def make_config(tmp_path, name="run", epochs=3, **kw):
+    return TrainConfig(model="toy_pose", dataset="coco", data_root=str(tmp_path), out_dir=str(tmp_path / name),
+                       epochs=epochs, batch_size=4, lr=5e-3, lr_steps=(2,), warmup_epochs=0.5, device="cpu",
+                       progress=False, **kw)  # fmt: skip
+
+
+def fit(config, resume=None, model=None, callbacks=()):
+    torch.manual_seed(config.seed)
+    model = model or ToyPoseNet()
+    trainer = Trainer(config, model=model, datasets=(ToyDataset(), ToyDataset(8, seed=1)),
+                      evaluate_fn=loss_as_metric, resume=resume, callbacks=callbacks)  # fmt: skip
+    return trainer.fit(), model
+
+
+class StopAfter:
+    def __init__(self, epochs: int) -> None:
+        self.epochs = epochs
+
+    def on_epoch_end(self, state):
+        if state.epoch == self.epochs:
+            raise KeyboardInterrupt
+
+
+def test_loop_learns_writes_csv_and_checkpoints(tmp_path):
+    seen = []
+
+    class Record:
+        def on_epoch_end(self, state):
+            seen.append(state.history[-1]["train_loss"])
+
+    state, _ = fit(make_config(tmp_path, epochs=4, clip_grad_norm=1.0), callbacks=[Record()])
+    assert len(seen) == 4 and seen[-1] < seen[0]
+    run = tmp_path / "run"
+    lines = (run / "metrics.csv").read_text().splitlines()
+    assert len(lines) == 5 and lines[0].startswith("epoch,lr,train_loss")
+    last = load_training_checkpoint(run / "last.pt")
+    assert last["epoch"] == 4 and last["dataset"] == "coco" and len(last["history"]) == 4
+    best = load_training_checkpoint(run / "best.pt")
+    assert best["best_metric"] == max(r["AP"] for r in state.history)
+    log = (run / "train.log").read_text()
+    assert "effective batch 4 = 4 per process × 1" in log
+
+
+def test_interrupted_and_resumed_run_ends_with_identical_weights(tmp_path):
+    _, straight = fit(make_config(tmp_path, "straight"))
+    with pytest.raises(KeyboardInterrupt):
+        fit(make_config(tmp_path, "interrupted"), callbacks=[StopAfter(1)])
+    assert load_training_checkpoint(tmp_path / "interrupted" / "last.pt")["epoch"] == 1
+    state, resumed = fit(make_config(tmp_path, "interrupted"), resume="auto")
+    assert state.epoch == 3 and len(state.history) == 3
+    for key, value in straight.state_dict().items():
+        assert torch.equal(value, resumed.state_dict()[key]), key
+
+
+def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
+    model = ToyPoseNet()
+    model.blow_up_after = 6 + 1  # 6 training steps per epoch, then the epoch-1 evaluation
+    with pytest.raises(NonFiniteLossError, match="epoch 2, step 1"):
+        fit(make_config(tmp_path), model=model)
+    assert load_training_checkpoint(tmp_path / "run" / "last.pt")["epoch"] == 1
+
+
+def test_resume_refuses_checkpoint_of_another_dataset_or_model(tmp_path):
+    fit(make_config(tmp_path, epochs=1))
+    other = make_config(tmp_path, epochs=2)
+    other.dataset = "mpii"
+    with pytest.raises(ValueError, match="trained on data set 'coco'"):
+        fit(other, resume="auto")
+    wider = ToyPoseNet(ToyConfig(width=4))
+    with pytest.raises(ValueError, match="configuration differs in width"):
+        fit(make_config(tmp_path, epochs=2), resume="auto", model=wider)
+
+
+def test_step_schedule_warmup_and_milestones():
+    schedule = StepSchedule(1e-3, (200, 260), 0.1, warmup_epochs=1.0, warmup_factor=0.1)
+    assert schedule.lr_at(0.0) == pytest.approx(1e-4)
+    assert schedule.lr_at(0.5) == pytest.approx(0.55e-3)
+    assert schedule.lr_at(1.0) == pytest.approx(1e-3)
+    assert schedule.lr_at(199.9) == pytest.approx(1e-3)
+    assert schedule.lr_at(200.0) == pytest.approx(1e-4)
+    assert schedule.lr_at(260.0) == pytest.approx(1e-5)
+
+
+def test_rng_state_round_trips_through_a_checkpoint(tmp_path):
+    random.seed(1), np.random.seed(2), torch.manual_seed(3)
+    state = capture_rng_state()
+    torch.save(state, tmp_path / "rng.pt")
+    first = (random.random(), np.random.rand(), torch.rand(1).item())
+    restore_rng_state(torch.load(tmp_path / "rng.pt", weights_only=True))
+    assert (random.random(), np.random.rand(), torch.rand(1).item()) == first

@@ -117,16 +117,22 @@ def _flops_under(counts: dict, name: str) -> int:
     return sum(sum(counts[k].values()) for k in outermost)
 
 
-def complexity(model: nn.Module, input_size: tuple[int, int] | None = None) -> Complexity:
+def complexity(
+    model: nn.Module,
+    input_size: tuple[int, int] | None = None,
+    *,
+    parts: dict[str, list[str]] | None = None,
+) -> Complexity:
     """Params (all, including frozen ones such as a sine position embedding), trainable params,
     GMACs and paper-convention GFLOPs of one forward pass at ``input_size`` (default: the model's
-    ``cfg.input_size``), with a per-part breakdown.
+    ``cfg.input_size``), with a per-part breakdown: ``parts`` (part name -> module-name prefixes)
+    or, by default, :func:`model_parts`. Whatever no part covers is reported as ``"other"``.
 
     The forward runs with batch 1 in eval mode without gradients on the model's own device (use
     a model built on the ``meta`` device for speed); the model's mode is restored afterwards.
     """
     size, x = _example_input(model, input_size)
-    parts = model_parts(model)
+    parts = model_parts(model) if parts is None else {k: list(v) for k, v in parts.items()}
     names = [*parts, OTHER_PART]
     per_part = {p: {"params": 0, "gmacs": 0.0, "gflops_paper": 0.0} for p in names}
     for name, p in model.named_parameters():
@@ -228,6 +234,27 @@ def complexity_parts_table(names: Iterable[str], input_size: tuple[int, int] | N
     return pd.DataFrame(rows, columns=["model", "part", "params", "gmacs", "gflops_paper"])
 
 
+def relative_complexity(pairs: Iterable[tuple[str, str]]) -> pd.DataFrame:
+    """Each (model, baseline) pair: ratios of params, paper-convention GFLOPs and GMACs, and
+    whether the model is the cheaper one by each count (the form in which papers state claims)."""
+    rows = []
+    for name, baseline in pairs:
+        ours, base = complexity_of(name), complexity_of(baseline)
+        rows.append(
+            {
+                "model": name,
+                "baseline": baseline,
+                "params_ratio": ours.params / base.params,
+                "gflops_paper_ratio": ours.gflops_paper / base.gflops_paper,
+                "gmacs_ratio": ours.gmacs / base.gmacs,
+                "fewer_params": ours.params < base.params,
+                "fewer_gflops_paper": ours.gflops_paper < base.gflops_paper,
+                "fewer_gmacs": ours.gmacs < base.gmacs,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
 __all__ = [
     "Complexity",
     "TABLE_COLUMNS",
@@ -237,4 +264,5 @@ __all__ = [
     "complexity_parts_table",
     "complexity_table",
     "model_parts",
+    "relative_complexity",
 ]

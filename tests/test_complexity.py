@@ -173,3 +173,46 @@ def test_published_complexity_agrees_with_ours():
             assert abs(row.gflops_paper_ours - row.gflops_published) <= max(
                 0.1, 0.01 * row.gflops_published
             ), row
+
+
+def test_per_stage_parts_of_hrnet():
+    from mfvpose_lib.complexity import build_on_meta
+    from mfvpose_lib.models.hrnet import HRNET_STAGE_PARTS
+
+    result = complexity(build_on_meta("hrnet_w32"), parts=HRNET_STAGE_PARTS)
+    assert list(result.parts) == list(HRNET_STAGE_PARTS)  # nothing left over as "other"
+    assert sum(p["params"] for p in result.parts.values()) == result.params
+    assert result.parts["stage4"]["params"] > 0.7 * result.params  # why the extractor stops at stage 3
+    assert result.parts["head"]["params"] == 17 * 32 + 17
+
+
+def test_tables_of_parts_and_ratios():
+    from mfvpose_lib.complexity import complexity_parts_table, relative_complexity
+
+    parts = complexity_parts_table(["simplebaseline_r50"])
+    assert list(parts.columns) == ["model", "part", "params", "gmacs", "gflops_paper"]
+    assert set(parts["part"]) == {"backbone", "deconv", "head"}
+    deconv = parts.set_index("part").loc["deconv"]
+    assert deconv["gflops_paper"] * 2**30 == pytest.approx(4 * deconv["gmacs"] * 1e9, rel=1e-6)
+    ratios = relative_complexity([("hrnet_w32", "simplebaseline_r50")]).iloc[0]
+    assert ratios["fewer_params"] and ratios["fewer_gflops_paper"] and not ratios["fewer_gmacs"]
+    assert ratios["params_ratio"] == pytest.approx(28_536_113 / 33_999_697)
+
+
+def test_reference_tables_and_layouts_ship_with_the_package():
+    from mfvpose_lib.reference import load_state_dict_layout, state_dict_layouts
+
+    assert set(state_dict_layouts()) == {
+        "pose_hrnet_w32_coco_256x192",
+        "pose_resnet50_coco_256x192",
+        "tokenpose_b_coco_256x192",
+        "tokenpose_l_d24_coco_256x192",
+    }
+    layout = load_state_dict_layout("pose_resnet50_coco_256x192")
+    row = layout.set_index("key").loc["deconv_layers.0.weight"]
+    assert row["shape"] == (2048, 256, 4, 4) and row["dtype"] == "float32"
+    assert layout.set_index("key").loc["bn1.num_batches_tracked", "shape"] == ()
+    for table in ("coco", "mpii", "ablation_mpii"):
+        assert {"status", "source"} <= set(load_reference(table).columns)
+    with pytest.raises(KeyError, match="unknown reference table"):
+        load_reference("lsp")

@@ -15,7 +15,9 @@ IN, HM = (256, 192), (64, 48)
 
 
 def _random_joints(rng, n, k=17, margin=12.0):
-    xy = np.stack([rng.uniform(margin, IN[1] - margin, (n, k)), rng.uniform(margin, IN[0] - margin, (n, k))], -1)
+    xy = np.stack(
+        [rng.uniform(margin, IN[1] - margin, (n, k)), rng.uniform(margin, IN[0] - margin, (n, k))], -1
+    )
     return np.concatenate([xy, np.ones((n, k, 1))], -1).astype(np.float32)
 
 

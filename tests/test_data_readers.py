@@ -30,7 +30,9 @@ def _write_coco(root, rng, corrupt_image=False):
     images, anns = [], []
     for i in range(1, 4):
         name = f"{i:012d}.jpg"
-        Image.fromarray(rng.integers(0, 255, (120, 128, 3), dtype=np.uint8)).save(coco / "images" / "val2017" / name)
+        Image.fromarray(rng.integers(0, 255, (120, 128, 3), dtype=np.uint8)).save(
+            coco / "images" / "val2017" / name
+        )
         images.append({"id": i, "file_name": name, "width": 128, "height": 120})
     if corrupt_image:
         (coco / "images" / "val2017" / images[0]["file_name"]).write_bytes(b"not a jpeg at all")
@@ -80,7 +82,12 @@ def test_coco_reader_counts_the_people_pycocotools_sees(tmp_path, caplog):
     assert len(ds) == len(expected) == 3
     assert sorted(r["ann_id"] for r in ds.records) == sorted(a["id"] for a in expected)
     log = caplog.text
-    for reason in ("1 crowd", "1 no labelled keypoints", "1 box of zero or negative size", "1 keypoints not of length 51"):
+    for reason in (
+        "1 crowd",
+        "1 no labelled keypoints",
+        "1 box of zero or negative size",
+        "1 keypoints not of length 51",
+    ):
         assert reason in log
     item = ds[0]
     assert item["image"].shape == (3, 64, 48) and item["target"].shape == (17, 16, 12)

@@ -15,7 +15,9 @@ def _three_point_transform(center, scale, rot, size):
     """HRNet's construction: centre, a point up the rotated box, and the perpendicular third."""
     src_w = scale[0] * 200.0
     r = np.deg2rad(rot)
-    src_dir = np.array([0 * np.cos(r) - (-0.5 * src_w) * np.sin(r), 0 * np.sin(r) + (-0.5 * src_w) * np.cos(r)])
+    src_dir = np.array(
+        [0 * np.cos(r) - (-0.5 * src_w) * np.sin(r), 0 * np.sin(r) + (-0.5 * src_w) * np.cos(r)]
+    )
     dst = np.array([[size[0] * 0.5, size[1] * 0.5], [size[0] * 0.5, size[1] * 0.5 - size[0] * 0.5]])
     src = np.array([center, center + src_dir])
 

@@ -28,6 +28,14 @@ def synth_root(tmp_path_factory):
     return root
 
 
+@pytest.fixture(scope="module")
+def coco_run(synth_root, tmp_path_factory):
+    """A one-epoch COCO-layout run shared by the evaluation tests."""
+    run = tmp_path_factory.mktemp("coco_run")
+    assert main(_train_args(synth_root, run, "--epochs", "1")) == 0
+    return run
+
+
 def _train_args(root, out, *extra):
     return ["train", "--data", str(root), "--dataset", "coco", "--profile", "smoke", "--out", str(out),
             "--batch-size", "4", *SMALL, *extra]  # fmt: skip
@@ -37,9 +45,8 @@ def _weights(path):
     return torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
 
 
-def test_train_and_evaluate_coco_results_rescore_to_the_same_ap(synth_root, tmp_path, capsys):
-    run = tmp_path / "run"
-    assert main(_train_args(synth_root, run, "--epochs", "1")) == 0
+def test_train_and_evaluate_coco_results_rescore_to_the_same_ap(synth_root, coco_run, tmp_path, capsys):
+    run = coco_run
     assert (run / "best.pt").is_file() and (run / "metrics.csv").is_file()
     out = tmp_path / "eval"
     code = main(["evaluate", "--checkpoint", str(run / "best.pt"), "--data", str(synth_root), "--dataset", "coco",
@@ -49,7 +56,9 @@ def test_train_and_evaluate_coco_results_rescore_to_the_same_ap(synth_root, tmp_
     assert "flip_test: True" in printed and "decode: quarter" in printed
     document = json.loads((out / "metrics.json").read_text())
     settings = document["settings"]
-    assert settings["boxes"] == "det" and settings["flip_shift"] is True and settings["input_size"] == [64, 48]
+    assert (
+        settings["boxes"] == "det" and settings["flip_shift"] is True and settings["input_size"] == [64, 48]
+    )
     assert "detection_person_AP" in settings
     results = json.loads((out / "results.json").read_text())
     assert results and set(results[0]) == {"image_id", "category_id", "keypoints", "score"}
@@ -83,9 +92,31 @@ def test_evaluate_mpii_reports_labelled_pckh(synth_root, tmp_path, capsys):
     assert "predicts 16 keypoints" in capsys.readouterr().err
 
 
-def test_resume_with_a_checkpoint_of_another_dataset_is_a_clear_error(synth_root, tmp_path, capsys):
-    run = tmp_path / "run"
-    assert main(_train_args(synth_root, run, "--epochs", "1")) == 0
+def test_test_dev_mode_writes_the_submission_only(synth_root, coco_run, tmp_path):
+    import shutil
+
+    # a test-dev layout: image list without annotations, detections under the test-dev name
+    root = tmp_path / "testdev" / "coco"
+    (root / "annotations").mkdir(parents=True)
+    (root / "person_detection_results").mkdir()
+    source = synth_root / "coco"
+    val = json.loads((source / "annotations" / "person_keypoints_val2017.json").read_text())
+    info = {"images": val["images"], "categories": val["categories"]}
+    (root / "annotations" / "image_info_test-dev2017.json").write_text(json.dumps(info))
+    shutil.copy(next((source / "person_detection_results").glob("*.json")),
+                root / "person_detection_results" / "COCO_test-dev2017_detections_AP_H_609_person.json")  # fmt: skip
+    shutil.copytree(source / "images" / "val2017", root / "images" / "test2017")
+    out = tmp_path / "eval"
+    assert main(["evaluate", "--checkpoint", str(coco_run / "best.pt"), "--data", str(root.parent), "--dataset",
+                 "coco", "--split", "test", "--out", str(out), "--device", "cpu"]) == 0  # fmt: skip
+    submission = json.loads((out / "person_keypoints_test-dev2017_mfvpose_results.json").read_text())
+    assert submission == json.loads((out / "results.json").read_text()) and len(submission) > 0
+    metrics = json.loads((out / "metrics.json").read_text())["metrics"]
+    assert metrics["scored"] is False and "AP" not in metrics
+
+
+def test_resume_with_a_checkpoint_of_another_dataset_is_a_clear_error(synth_root, coco_run, tmp_path, capsys):
+    run = coco_run
     mpii = ["train", "--data", str(synth_root), "--dataset", "mpii", "--model", "mfvpose_tiny_mpii", "--profile",
             "smoke", "--out", str(tmp_path / "other"), "--resume", str(run / "last.pt"), *SMALL]  # fmt: skip
     assert main(mpii) == 2

@@ -19,16 +19,25 @@ from mfvpose_lib.engine.metrics_mpii import (
 )
 from mfvpose_lib.engine.oks_nms import oks_iou, oks_nms
 
-COCO_SIGMAS = np.array(
-    [0.26, 0.25, 0.25, 0.35, 0.35, 0.79, 0.79, 0.72, 0.72, 0.62, 0.62, 1.07, 1.07, 0.87, 0.87, 0.89, 0.89]
-) / 10.0
+COCO_SIGMAS = (
+    np.array(
+        [0.26, 0.25, 0.25, 0.35, 0.35, 0.79, 0.79, 0.72, 0.72, 0.62, 0.62, 1.07, 1.07, 0.87, 0.87, 0.89, 0.89]
+    )
+    / 10.0
+)
 
 
 def test_joints_mse_matches_hrnet_formula_and_ignores_zero_weight_joints():
     torch.manual_seed(0)
     out, tgt = torch.rand(2, 3, 4, 5), torch.rand(2, 3, 4, 5)
     w = torch.tensor([[1.0], [0.0], [1.0]]).expand(2, 3, 1)
-    expected = sum(0.5 * torch.mean((out[:, j] * w[:, j, :1, None] - tgt[:, j] * w[:, j, :1, None]) ** 2) for j in range(3)) / 3
+    expected = (
+        sum(
+            0.5 * torch.mean((out[:, j] * w[:, j, :1, None] - tgt[:, j] * w[:, j, :1, None]) ** 2)
+            for j in range(3)
+        )
+        / 3
+    )
     loss = JointsMSELoss()(out, tgt, w)
     assert torch.allclose(loss, expected)
     changed = out.clone()
@@ -55,7 +64,9 @@ def test_oks_iou_is_one_for_identical_and_small_for_distant_poses():
     low[:5, 2] = 0.1
     moved = low.copy()
     moved[:5, :2] += 50.0  # only the invisible joints move
-    assert oks_iou(low, moved[None], 2500.0, np.array([2500.0]), COCO_SIGMAS, in_vis_thre=0.2)[0] == pytest.approx(1.0)
+    assert oks_iou(low, moved[None], 2500.0, np.array([2500.0]), COCO_SIGMAS, in_vis_thre=0.2)[
+        0
+    ] == pytest.approx(1.0)
 
 
 def test_oks_nms_drops_near_duplicates_and_keeps_distinct_people():
@@ -108,7 +119,9 @@ def test_coco_eval_scores_perfect_predictions_one_and_noisy_ones_lower(tmp_path)
     assert tuple(stats) == COCO_STAT_NAMES
     assert stats["AP"] == pytest.approx(1.0)
     noisy = coords + np.random.default_rng(0).normal(0, 6.0, coords.shape)
-    worse = coco_keypoint_eval(coco, build_coco_results(noisy, maxvals, image_ids, np.ones(3), areas, COCO_SIGMAS))
+    worse = coco_keypoint_eval(
+        coco, build_coco_results(noisy, maxvals, image_ids, np.ones(3), areas, COCO_SIGMAS)
+    )
     assert worse["AP"] < 0.99
     # a duplicate of person 0 is removed by OKS-NMS, so it costs no precision
     dup = build_coco_results(
@@ -118,7 +131,11 @@ def test_coco_eval_scores_perfect_predictions_one_and_noisy_ones_lower(tmp_path)
     assert len(dup) == 3
     # scores from the written file give exactly the same numbers
     path = tmp_path / "results.json"
-    path.write_text(json.dumps(worse_results := build_coco_results(noisy, maxvals, image_ids, np.ones(3), areas, COCO_SIGMAS)))
+    path.write_text(
+        json.dumps(
+            worse_results := build_coco_results(noisy, maxvals, image_ids, np.ones(3), areas, COCO_SIGMAS)
+        )
+    )
     assert coco_keypoint_eval(coco, json.loads(path.read_text())) == coco_keypoint_eval(coco, worse_results)
     assert coco_keypoint_eval(coco, []) == {name: 0.0 for name in COCO_STAT_NAMES}
 

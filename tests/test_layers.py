@@ -196,3 +196,11 @@ def test_keypoint_attention_extracts_keypoint_rows_over_patches():
     assert att.shape == (k, gh, gw)
     expected = maps[0][0].mean(0)[1, k:].reshape(gh, gw)
     assert np.allclose(att[1], expected.numpy())
+
+
+def test_residual_ratio_table_has_one_column_per_variant():
+    from mfvpose_lib.layers import residual_ratio_table
+
+    table = residual_ratio_table({"a": [("x.0", 0.1), ("x.1", 0.2)], "b": [("x.0", 0.3), ("x.1", 0.4)]})
+    assert list(table.columns) == ["a", "b"] and list(table.index) == ["x.0", "x.1"]
+    assert table.loc["x.1", "b"] == 0.4

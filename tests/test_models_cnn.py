@@ -163,3 +163,29 @@ def test_configs_reject_inconsistent_sizes_and_unknown_overrides():
         create_model("hrnet_w32", no_such_field=1)
     model = build_on_meta("hrnet_w32", num_keypoints=5, width=16)
     assert model.final_layer.weight.shape == (5, 16, 1, 1)
+
+
+def test_feature_shapes_trace_every_stage():
+    from mfvpose_lib.models.hrnet import feature_shapes
+
+    full = build_on_meta("hrnet_w32")
+    records = feature_shapes(full, (256, 192))
+    by_stage = {}
+    for r in records:
+        by_stage.setdefault(r["stage"], []).append((r["channels"], r["height"], r["width"], r["stride"]))
+    assert by_stage["stem"] == [(64, 64, 48, 4)]
+    assert by_stage["layer1"] == [(256, 64, 48, 4)]
+    assert by_stage["stage3"] == [(32, 64, 48, 4), (64, 32, 24, 8), (128, 16, 12, 16)]
+    assert by_stage["head"] == [(17, 64, 48, 4)]
+    backbone = HRNetStage3(**SMALL_TRUNK)
+    traced = feature_shapes(backbone, (64, 48))
+    assert traced[-1] == {
+        "stage": "stage3",
+        "branch": 0,
+        "channels": 8,
+        "height": 16,
+        "width": 12,
+        "stride": 4,
+    }
+    assert not any(r["stage"] in ("stage4", "head") for r in traced)
+    assert next(backbone.parameters()).device.type == "cpu"  # traced on a copy

@@ -14,7 +14,7 @@ from mfvpose_lib.layers.layer_scale import LayerScale
 from mfvpose_lib.models import create_model, list_models
 from mfvpose_lib.models.checkpoint import load_model, save_model_checkpoint
 from mfvpose_lib.models.mfvpose import MfvPose, MfvPoseConfig
-from mfvpose_lib.models.tokenpose import TokenPose, parameter_counts_by_part, patchify
+from mfvpose_lib.models.tokenpose import TokenPose, patchify
 
 REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "state_dicts"
 REFERENCE = REFERENCE if REFERENCE.is_dir() else Path("/work/shared/reference/state_dicts")
@@ -35,6 +35,22 @@ def reduced_input(name: str) -> tuple[int, int]:
 
 def n_params(model: torch.nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
+
+
+def part_params(model: torch.nn.Module) -> dict[str, int]:
+    """Parameters per ``complexity_parts()`` entry; every parameter must fall in exactly one part."""
+    parts = model.complexity_parts()
+    counts = dict.fromkeys(parts, 0)
+    for name, p in model.named_parameters():
+        owners = [
+            part
+            for part, prefixes in parts.items()
+            for pre in prefixes
+            if name == pre or name.startswith(pre + ".")
+        ]
+        assert len(owners) == 1, f"{name} belongs to {owners}"
+        counts[owners[0]] += p.numel()
+    return counts
 
 
 def test_registry_holds_every_family_member():
@@ -98,9 +114,10 @@ def test_published_sizes_of_other_resolutions():
     [("tokenpose_b", 13_514_368), ("tokenpose_l_d6", 20_864_928), ("tokenpose_l_d24", 27_531_552)],
 )
 def test_tokenpose_parameter_counts_are_exact(name, expected):
-    model = create_model(name)
+    with torch.device("meta"):
+        model = create_model(name)
     assert n_params(model) == expected
-    parts = parameter_counts_by_part(model)
+    parts = part_params(model)
     assert sum(parts.values()) == expected and set(parts) == {"backbone", "transformer", "head"}
 
 
@@ -120,10 +137,15 @@ def read_layout(name: str) -> dict[str, tuple[tuple[int, ...], str]]:
     ],
 )
 def test_public_tokenpose_layout_loads_strictly(name, tsv):
+    """A state dict with the public keys and shapes (random values) loads with strict=True.
+
+    The model is built on the meta device and the tensors are assigned, which checks every
+    key and shape without paying for two copies of the weights.
+    """
     layout = read_layout(tsv)
-    model = create_model(name)
-    own = model.state_dict()
-    assert list(own) == list(layout)
+    with torch.device("meta"):
+        model = create_model(name)
+    assert list(model.state_dict()) == list(layout)
     gen = torch.Generator().manual_seed(0)
     fake = {}
     for key, (shape, dtype) in layout.items():
@@ -131,9 +153,10 @@ def test_public_tokenpose_layout_loads_strictly(name, tsv):
             fake[key] = torch.tensor(7, dtype=torch.int64).reshape(shape)
         else:
             fake[key] = torch.randn(shape, generator=gen)
-    model.load_state_dict(fake, strict=True)
+    model.load_state_dict(fake, strict=True, assign=True)
     assert torch.equal(model.transformer.keypoint_token, fake["transformer.keypoint_token"])
-    assert torch.equal(model.pre_feature.conv1.weight, fake["pre_feature.conv1.weight"])
+    assert not model.transformer.pos_embedding.requires_grad  # stays a frozen parameter
+    assert model.pre_feature.conv1.weight.device.type == "cpu"
 
 
 def test_mfvpose_with_both_additions_off_is_tokenpose():
@@ -178,8 +201,9 @@ def test_mfvpose_reduces_to_tokenpose_when_lsw_is_one_and_hrfov_silent():
 
 
 def test_per_part_parameters_add_up_and_hrfov_is_small():
-    token, mfv = create_model("tokenpose_b"), create_model("mfvpose_b")
-    tp, mp = parameter_counts_by_part(token), parameter_counts_by_part(mfv)
+    with torch.device("meta"):
+        token, mfv = create_model("tokenpose_b"), create_model("mfvpose_b")
+    tp, mp = part_params(token), part_params(mfv)
     assert sum(mp.values()) == n_params(mfv)
     assert mp["backbone"] == tp["backbone"] and mp["head"] == tp["head"]
     assert mp["transformer"] - tp["transformer"] == 2 * 12 * 192  # one gamma per residual branch
@@ -256,6 +280,7 @@ def test_layer_scale_variants_share_every_weight_but_the_gammas():
         assert torch.equal(value, small.state_dict()[key]) and torch.equal(value, one.state_dict()[key])
     assert small.cfg.layer_scale_init == 1e-3
     x = torch.randn(2, 3, 128, 96)
-    off.train(), one.train()
+    off.train()
+    one.train()
     with torch.no_grad():
         assert torch.allclose(off(x), one(x), atol=1e-5)  # gamma = 1 is no scaling at all

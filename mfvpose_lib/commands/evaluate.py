@@ -13,8 +13,12 @@ def add_arguments(parser) -> None:
     parser.add_argument("--dataset", choices=["coco", "mpii"], default="coco")
     parser.add_argument("--split", choices=["val", "test"], default="val",
                         help="test: COCO test-dev, writes the submission file only")  # fmt: skip
-    parser.add_argument("--boxes", choices=["gt", "det"], default="det", help="COCO person boxes (default: detections)")
-    parser.add_argument("--det-file", default=None, help="detection json (default: the layout's standard file)")
+    parser.add_argument(
+        "--boxes", choices=["gt", "det"], default="det", help="COCO person boxes (default: detections)"
+    )
+    parser.add_argument(
+        "--det-file", default=None, help="detection json (default: the layout's standard file)"
+    )
     parser.add_argument("--no-flip", dest="flip", action="store_false", help="no flip test")
     parser.add_argument("--shift", action="store_true", help="shift flipped heatmaps one pixel (HRNet)")
     parser.add_argument("--decode", choices=["dark", "quarter"], default="dark")

@@ -9,7 +9,9 @@ HELP = "train a model (profiles smoke/cpu/paper; --resume; DDP via torchrun)"
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--model", default=None, help="registered model name (default: the profile's for --dataset)")
+    parser.add_argument(
+        "--model", default=None, help="registered model name (default: the profile's for --dataset)"
+    )
     parser.add_argument("--data", required=True, help="data root holding coco/ and/or mpii/ (or one of them)")
     parser.add_argument("--dataset", choices=["coco", "mpii"], default="coco")
     parser.add_argument("--profile", choices=["smoke", "cpu", "paper"], default="smoke")
@@ -18,7 +20,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--batch-size", type=int, help="per process; the effective batch is this × processes")
     parser.add_argument("--lr", type=float)
     parser.add_argument("--lr-steps", type=int, nargs="*", help="epochs where the lr is multiplied by 0.1")
-    parser.add_argument("--lr-scaling", choices=["none", "linear"], help="scale --lr with the effective batch")
+    parser.add_argument(
+        "--lr-scaling", choices=["none", "linear"], help="scale --lr with the effective batch"
+    )
     parser.add_argument("--warmup-epochs", type=float)
     parser.add_argument("--optimizer", choices=["adam", "adamw"])
     parser.add_argument("--weight-decay", type=float)
@@ -28,7 +32,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--amp", choices=["auto", "off", "bf16", "fp16"])
     parser.add_argument("--compile", action="store_true", default=None, help="torch.compile the model")
     parser.add_argument("--channels-last", action="store_true", default=None)
-    parser.add_argument("--input-size", type=int, nargs=2, metavar=("H", "W"), help="override the model's crop size")
+    parser.add_argument(
+        "--input-size", type=int, nargs=2, metavar=("H", "W"), help="override the model's crop size"
+    )
     parser.add_argument("--val-boxes", choices=["gt", "det"], help="COCO boxes for the per-epoch validation")
     parser.add_argument("--no-val-flip", dest="val_flip", action="store_false", default=None)
     parser.add_argument("--eval-every", type=int)

@@ -87,7 +87,12 @@ def measure_train_throughput(
         "params_M": sum(p.numel() for p in model.parameters()) / 1e6,
         "input_size": tuple(cfg.input_size),
         "batch_size": batch_size,
-        "device": str(dev) + (f" ({torch.cuda.get_device_name(dev)})" if dev.type == "cuda" else f" ({torch.get_num_threads()} threads)"),
+        "device": str(dev)
+        + (
+            f" ({torch.cuda.get_device_name(dev)})"
+            if dev.type == "cuda"
+            else f" ({torch.get_num_threads()} threads)"
+        ),
         "amp": str(amp_dtype or "off"),
         "compile": compile,
         "channels_last": channels_last,

@@ -91,7 +91,9 @@ class LivePlot(Callback):
     final figure is kept, saved to ``save_path`` when given.
     """
 
-    def __init__(self, metric: str | None = None, title: str = "", save_path: str | Path | None = None) -> None:
+    def __init__(
+        self, metric: str | None = None, title: str = "", save_path: str | Path | None = None
+    ) -> None:
         self.metric = metric
         self.title = title
         self.save_path = Path(save_path) if save_path else None

@@ -94,7 +94,9 @@ def load_training_checkpoint(path: str | Path) -> dict[str, Any]:
     return ckpt
 
 
-def check_resume_compatible(ckpt: dict[str, Any], path: str | Path, *, model: nn.Module, dataset: str) -> None:
+def check_resume_compatible(
+    ckpt: dict[str, Any], path: str | Path, *, model: nn.Module, dataset: str
+) -> None:
     """Refuse to resume a run of another model, model configuration or data set."""
     import dataclasses
 
@@ -102,7 +104,9 @@ def check_resume_compatible(ckpt: dict[str, Any], path: str | Path, *, model: nn
     wanted_name = getattr(model, "model_name", None)
     problems = []
     if ckpt.get("model_name") != wanted_name:
-        problems.append(f"it was trained as model {ckpt.get('model_name')!r}, this run builds {wanted_name!r}")
+        problems.append(
+            f"it was trained as model {ckpt.get('model_name')!r}, this run builds {wanted_name!r}"
+        )
     elif ckpt.get("config") != dataclasses.asdict(model.cfg):
         stored, current = ckpt.get("config") or {}, dataclasses.asdict(model.cfg)
         differing = sorted(k for k in set(stored) | set(current) if stored.get(k) != current.get(k))

@@ -33,7 +33,7 @@ def build_split(
             f"the model predicts {model_cfg.num_keypoints} keypoints but {dataset} has {expected_k}; "
             f"use a {'*_mpii' if dataset == 'mpii' else 'COCO-layout'} model"
         )
-    return build_dataset(
+    data = build_dataset(
         data_root,
         dataset,
         split,
@@ -45,4 +45,11 @@ def build_split(
         sigma=sigma,
         unbiased_target=unbiased_target,
     )
+    if dataset == "coco" and boxes == "det":
+        # remembered for the evaluation settings (and the detector's person AP)
+        from mfvpose_lib.data.coco import coco_paths
 
+        data.det_file = (
+            Path(det_file) if det_file else coco_paths(Path(data.ann_file).parent.parent, split)["det_file"]
+        )
+    return data

@@ -141,7 +141,9 @@ def predict(
     cfg = model.cfg
     criterion = JointsMSELoss()
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
-    parts: dict[str, list] = {k: [] for k in ("coords", "maxvals", "center", "scale", "score", "image_id", "index")}
+    parts: dict[str, list] = {
+        k: [] for k in ("coords", "maxvals", "center", "scale", "score", "image_id", "index")
+    }
     paths: list[str] = []
     loss_sum, loss_count = 0.0, 0
     iterator = loader
@@ -221,7 +223,8 @@ def describe_settings(model: nn.Module, dataset: Dataset, settings: EvalSettings
         "heatmap_size": list(cfg.heatmap_size),
         "flip_test": settings.flip,
         "flip_shift": settings.shift,
-        "decode": settings.decode + (f" (blur kernel {settings.blur_kernel})" if settings.decode == "dark" else ""),
+        "decode": settings.decode
+        + (f" (blur kernel {settings.blur_kernel})" if settings.decode == "dark" else ""),
     }
     if settings.dataset == "coco":
         info["boxes"] = settings.boxes
@@ -282,7 +285,10 @@ def evaluate_model(
         results = coco_results(preds, meta.sigmas_array, settings)
         info["results"] = len(results)
         if settings.split == "test" or getattr(dataset, "coco", None) is None or not dataset.coco.getAnnIds():
-            metrics: dict[str, Any] = {"scored": False, "note": "no ground truth for this split: results only"}
+            metrics: dict[str, Any] = {
+                "scored": False,
+                "note": "no ground truth for this split: results only",
+            }
         else:
             metrics = coco_keypoint_eval(dataset.coco, results)
         return EvalResult(metrics=metrics, settings=info, predictions=preds, results=results)
@@ -319,14 +325,18 @@ def mpii_predictions_json(preds: Predictions) -> list[dict]:
             "image": Path(preds.image_path[i]).name,
             "center": [float(v) for v in preds.center[i]],
             "scale": [float(v) for v in preds.scale[i]],
-            "joints": [[round(float(x), 3), round(float(y), 3), round(float(s), 5)]
-                       for (x, y), s in zip(preds.coords[i], preds.maxvals[i])],
+            "joints": [
+                [round(float(x), 3), round(float(y), 3), round(float(s), 5)]
+                for (x, y), s in zip(preds.coords[i], preds.maxvals[i])
+            ],
         }  # fmt: skip
         for i in range(len(preds.index))
     ]
 
 
-def write_eval_outputs(result: EvalResult, out_dir: str | Path, *, extra: dict[str, Any] | None = None) -> dict[str, Path]:
+def write_eval_outputs(
+    result: EvalResult, out_dir: str | Path, *, extra: dict[str, Any] | None = None
+) -> dict[str, Path]:
     """``results.json`` (COCO results format, or the MPII predictions) and ``metrics.json``
     (numbers with their settings), both written atomically. Test-dev also gets the file
     named as the evaluation server expects."""
@@ -352,7 +362,9 @@ def per_joint_table(result: EvalResult):
     metrics = result.metrics
     rows = []
     for group in (*PCKH_GROUPS, "Mean"):
-        rows.append({"joint": group, "PCKh@0.5": metrics["PCKh@0.5"][group], "PCKh@0.1": metrics["PCKh@0.1"][group]})
+        rows.append(
+            {"joint": group, "PCKh@0.5": metrics["PCKh@0.5"][group], "PCKh@0.1": metrics["PCKh@0.1"][group]}
+        )
     frame = pd.DataFrame(rows).set_index("joint")
     frame.attrs["note"] = f"{HRNET_MEAN_AT_0_11}: {metrics[HRNET_MEAN_AT_0_11]:.2f}"
     return frame

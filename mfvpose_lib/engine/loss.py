@@ -18,7 +18,9 @@ class JointsMSELoss(nn.Module):
         super().__init__()
         self.use_target_weight = use_target_weight
 
-    def forward(self, output: torch.Tensor, target: torch.Tensor, target_weight: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, output: torch.Tensor, target: torch.Tensor, target_weight: torch.Tensor
+    ) -> torch.Tensor:
         if output.shape != target.shape:
             raise ValueError(
                 f"heatmap shapes differ: model gives {tuple(output.shape)}, target is {tuple(target.shape)}; "

@@ -74,7 +74,9 @@ def build_coco_results(
     return results
 
 
-def coco_keypoint_eval(coco_gt, results: list[dict], *, sigmas: np.ndarray | None = None, verbose: bool = False) -> dict:
+def coco_keypoint_eval(
+    coco_gt, results: list[dict], *, sigmas: np.ndarray | None = None, verbose: bool = False
+) -> dict:
     """Score ``results`` against the ground truth ``coco_gt`` (a pycocotools COCO) with
     ``COCOeval(iouType="keypoints")`` and return the ten summary numbers by name.
 

@@ -68,7 +68,9 @@ def pckh(
     out: dict = {}
     for threshold in thresholds:
         values = per_joint(threshold)
-        table = {group: float(np.mean([values[index[j]] for j in joints])) for group, joints in PCKH_GROUPS.items()}
+        table = {
+            group: float(np.mean([values[index[j]] for j in joints])) for group, joints in PCKH_GROUPS.items()
+        }
         table["Mean"] = float(np.sum(values * ratio))
         out[f"PCKh@{threshold:g}"] = table
     # the exact float HRNet compares against: row 11 of np.arange(0, 0.51, 0.01)

@@ -68,7 +68,15 @@ def plot_predicted_skeletons(predictions, meta, *, count: int = 6, min_score: fl
                 if score[a] >= min_score and score[b] >= min_score:
                     ax.plot(xy[[a, b], 0], xy[[a, b], 1], color=limb_colors[limb], linewidth=2)
             shown = score >= min_score
-            ax.scatter(xy[shown, 0], xy[shown, 1], s=10, c=colors[shown], edgecolors="black", linewidths=0.4, zorder=3)
+            ax.scatter(
+                xy[shown, 0],
+                xy[shown, 1],
+                s=10,
+                c=colors[shown],
+                edgecolors="black",
+                linewidths=0.4,
+                zorder=3,
+            )
         ax.set_title(f"image {image_id}: {len(people)} box(es)", fontsize=8)
     if title:
         fig.suptitle(title)

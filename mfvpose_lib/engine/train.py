@@ -222,7 +222,9 @@ def build_datasets(config: TrainConfig, model: nn.Module) -> tuple[Dataset, Data
     cfg = unwrap_model(model).cfg
     common = {"sigma": config.sigma, "unbiased_target": config.unbiased_target}
     train_set = build_split(config.data_root, config.dataset, "train", cfg, train=True, **common)
-    val_set = build_split(config.data_root, config.dataset, "val", cfg, train=False, boxes=config.val_boxes, **common)
+    val_set = build_split(
+        config.data_root, config.dataset, "val", cfg, train=False, boxes=config.val_boxes, **common
+    )
     return train_set, val_set
 
 
@@ -288,7 +290,9 @@ class Trainer:
         lr = config.lr
         if config.lr_scaling == "linear":
             lr = config.lr * self.effective_batch / config.reference_batch
-        self.schedule = StepSchedule(lr, config.lr_steps, config.lr_gamma, config.warmup_epochs, config.warmup_factor)
+        self.schedule = StepSchedule(
+            lr, config.lr_steps, config.lr_gamma, config.warmup_epochs, config.warmup_factor
+        )
         self.optimizer = build_optimizer(self.model, config, lr)
         self.amp_dtype = resolve_amp(config.amp, self.device)
         use_scaler = self.amp_dtype == torch.float16
@@ -414,7 +418,9 @@ class Trainer:
             if self.dist.is_main:
                 call_hook(self.callbacks, "on_train_start", self.state)
             if start_epoch >= self.config.epochs:
-                self.log(f"nothing to do: the checkpoint already holds {start_epoch} of {self.config.epochs} epochs")
+                self.log(
+                    f"nothing to do: the checkpoint already holds {start_epoch} of {self.config.epochs} epochs"
+                )
             for epoch in range(start_epoch, self.config.epochs):
                 row = self._train_one_epoch(epoch)
                 row.update(self._validate(epoch))
@@ -452,7 +458,9 @@ class Trainer:
             images = batch["image"].to(self.device, non_blocking=True).contiguous(memory_format=memory_format)
             target = batch["target"].to(self.device, non_blocking=True)
             weight = batch["target_weight"].to(self.device, non_blocking=True)
-            with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.float32, enabled=self.amp_dtype is not None):
+            with torch.autocast(
+                self.device.type, dtype=self.amp_dtype or torch.float32, enabled=self.amp_dtype is not None
+            ):
                 output = self.train_model(images)
                 loss = self.criterion(output, target, weight)
             loss_value = float(loss.detach())
@@ -489,7 +497,7 @@ class Trainer:
         seconds = time.perf_counter() - epoch_start
         return {
             "epoch": epoch + 1,
-            "lr": self.schedule.lr_at(epoch),
+            "lr": self.schedule.lr_at(epoch + (steps - 1) / steps),  # the last step's
             "train_loss": mean_over_processes(loss_sum / max(samples, 1), self.dist),
             "train_seconds": round(seconds, 3),
             "data_seconds": round(data_time, 3),
@@ -503,7 +511,9 @@ class Trainer:
             return {}
         start = time.perf_counter()
         evaluate_fn = self.evaluate_fn or default_evaluate_fn
-        metrics = evaluate_fn(unwrap_model(self.model), self.val_set, config, self.dist, self.device, self.amp_dtype)
+        metrics = evaluate_fn(
+            unwrap_model(self.model), self.val_set, config, self.dist, self.device, self.amp_dtype
+        )
         self.state.last_eval = metrics
         row = {k: v for k, v in metrics.items() if isinstance(v, int | float) and not isinstance(v, bool)}
         row["val_seconds"] = round(time.perf_counter() - start, 3)
@@ -518,12 +528,10 @@ class Trainer:
         if metric in row:
             if state.best_metric is None or row[metric] > state.best_metric:
                 state.best_metric, state.best_epoch, improved = float(row[metric]), epoch + 1, True
-        elif "val_loss" not in row and state.best_metric is None:
-            improved = True  # no validation at all: the latest weights are the best we know
         if self.dist.is_main:
             extra = self._checkpoint_payload(row)
             save_training_checkpoint(self.out_dir / LAST_NAME, self.model, **extra)
-            if improved or not (self.out_dir / BEST_NAME).exists():
+            if improved or state.best_metric is None:  # without any validation yet, the latest
                 save_training_checkpoint(self.out_dir / BEST_NAME, self.model, **extra)
             shown = ", ".join(f"{k} {row[k]:.4g}" for k in LOGGED_KEYS + (metric,) if k in row)
             self.log(f"epoch {epoch + 1}/{self.config.epochs}: {shown}" + (" (best)" if improved else ""))
@@ -550,7 +558,9 @@ class Trainer:
         }
 
 
-def default_evaluate_fn(model, val_set, config: TrainConfig, dist: DistInfo, device, amp_dtype) -> dict[str, Any]:
+def default_evaluate_fn(
+    model, val_set, config: TrainConfig, dist: DistInfo, device, amp_dtype
+) -> dict[str, Any]:
     from mfvpose_lib.engine.evaluate import EvalSettings, evaluate_model
 
     settings = EvalSettings(
@@ -573,12 +583,16 @@ def _jsonable(obj: Any) -> Any:
     return json.loads(json.dumps(obj, default=str))
 
 
-def train(config: TrainConfig, *, callbacks: Iterable = (), resume: str | Path | None = None, **kwargs) -> TrainState:
+def train(
+    config: TrainConfig, *, callbacks: Iterable = (), resume: str | Path | None = None, **kwargs
+) -> TrainState:
     """Train per ``config``; ``resume="auto"`` continues from ``out_dir/last.pt`` when present."""
     return Trainer(config, callbacks=callbacks, resume=resume, **kwargs).fit()
 
 
-def config_from_profile(profile, dataset: str, data_root: str | Path, out_dir: str | Path, **overrides) -> TrainConfig:
+def config_from_profile(
+    profile, dataset: str, data_root: str | Path, out_dir: str | Path, **overrides
+) -> TrainConfig:
     """A :class:`TrainConfig` with the profile's recipe for ``dataset``; ``overrides`` (not
     None) replace single fields, e.g. ``epochs=5`` or ``device="cuda"``."""
     values: dict[str, Any] = {

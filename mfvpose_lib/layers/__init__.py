@@ -16,6 +16,7 @@ from mfvpose_lib.layers.transformer import (
     Residual,
     TransformerEncoder,
     residual_branch_ratios,
+    residual_ratio_table,
 )
 
 __all__ = [
@@ -32,5 +33,6 @@ __all__ = [
     "layer_scale_param_names",
     "make_layer_scale",
     "residual_branch_ratios",
+    "residual_ratio_table",
     "sine_position_embedding",
 ]

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from types import TracebackType
 
+import pandas as pd
 import torch
 import torch.nn as nn
 
@@ -229,3 +230,11 @@ def residual_branch_ratios(model: nn.Module, *inputs: torch.Tensor) -> list[tupl
         for h in handles:
             h.remove()
     return ratios
+
+
+def residual_ratio_table(ratios: dict[str, list[tuple[str, float]]]) -> pd.DataFrame:
+    """Ratios of several variants (label -> :func:`residual_branch_ratios` output) as a
+    DataFrame, one row per residual block, one column per variant."""
+    labels = list(ratios)
+    index = [name for name, _ in ratios[labels[0]]]
+    return pd.DataFrame({label: [r for _, r in ratios[label]] for label in labels}, index=index)

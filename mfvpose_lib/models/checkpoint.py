@@ -211,11 +211,10 @@ class LoadReport:
 
 def _summarise(keys: list[str]) -> list[str]:
     """Group keys by their first two name components, so long lists read as a few lines."""
-    groups: dict[str, int] = {}
+    groups: dict[str, list[str]] = {}
     for key in keys:
-        prefix = ".".join(key.split(".")[:2])
-        groups[prefix] = groups.get(prefix, 0) + 1
-    return [f"{p}.* ({n} tensors)" if n > 1 else p for p, n in groups.items()]
+        groups.setdefault(".".join(key.split(".")[:2]), []).append(key)
+    return [f"{p}.* ({len(ks)} tensors)" if len(ks) > 1 else ks[0] for p, ks in groups.items()]
 
 
 def _compare(
@@ -313,12 +312,19 @@ def load_weights(model: nn.Module, path: str | os.PathLike, strict: bool = True)
     ``strict=False`` the fitting tensors are loaded and the returned report lists the rest.
     """
     path = Path(path)
-    layout, state_dict = _extract_state_dict(_read_checkpoint(path), path)
+    obj = _read_checkpoint(path)
+    layout, state_dict = _extract_state_dict(obj, path)
     state_dict = _strip_module_prefix(state_dict)
     if layout != FORMAT and any(k.startswith(_IMAGENET_MARKERS) for k in state_dict):
         report, fitting = _match_imagenet_hrnet(model, state_dict, path)
     else:
         report = LoadReport(source=str(path), layout=layout)
+        own_cfg = getattr(model, "cfg", None)
+        if layout == FORMAT and own_cfg is not None and obj.get("config_class") != type(own_cfg).__name__:
+            report.notes.append(
+                f"saved from a {obj.get('config_class')} model ({obj.get('model_name')}) into a "
+                f"{type(own_cfg).__name__} model"
+            )
         key_map = getattr(model, "public_key_map", None)
         if layout != FORMAT and callable(key_map):
             state_dict = key_map(state_dict)

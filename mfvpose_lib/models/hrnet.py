@@ -17,6 +17,7 @@ Module attribute names reproduce the public state-dict keys (``conv1``, ``bn1``,
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import torch
@@ -308,6 +309,59 @@ class HRNetTrunk(nn.Module):
         """Stages 2 and 3 from the ``layer1`` output; returns the stage-3 branch outputs."""
         y_list = self.stage2(_apply_transition(self.transition1, [layer1_out]))
         return self.stage3(_apply_transition(self.transition2, y_list))
+
+
+# Top-level module names of each stage (transitions belong to the stage they feed), for
+# per-stage complexity: ``complexity(model, parts=HRNET_STAGE_PARTS)``.
+HRNET_STAGE_PARTS: dict[str, list[str]] = {
+    "stem": ["conv1", "bn1", "conv2", "bn2"],
+    "layer1": ["layer1"],
+    "stage2": ["transition1", "stage2"],
+    "stage3": ["transition2", "stage3"],
+    "stage4": ["transition3", "stage4"],
+    "head": ["final_layer"],
+}
+
+
+def feature_shapes(model: HRNetTrunk, input_size: tuple[int, int], batch: int = 1) -> list[dict]:
+    """Shape of every branch after each stage of an HRNet, from a shape-only (meta) forward.
+
+    Returns one record per (stage, branch): ``stage, branch, channels, height, width, stride``.
+    Works for :class:`HRNetStage3` (up to stage 3, branch 0 at the end) and :class:`PoseHRNet`
+    (through stage 4 and the head). The model's own weights are not touched.
+    """
+    h, w = input_size
+    x = torch.zeros(batch, 3, h, w, device="meta")
+    records: list[dict] = []
+
+    def add(stage: str, maps: list[torch.Tensor]) -> None:
+        for i, m in enumerate(maps):
+            records.append(
+                {
+                    "stage": stage,
+                    "branch": i,
+                    "channels": m.shape[1],
+                    "height": m.shape[2],
+                    "width": m.shape[3],
+                    "stride": h // m.shape[2],
+                }
+            )
+
+    meta = copy.deepcopy(model).to("meta").eval()
+    with torch.no_grad():
+        stem = meta.relu(meta.bn2(meta.conv2(meta.relu(meta.bn1(meta.conv1(x))))))
+        add("stem", [stem])
+        low = meta.layer1(stem)
+        add("layer1", [low])
+        y_list = meta.stage2(_apply_transition(meta.transition1, [low]))
+        add("stage2", y_list)
+        y_list = meta.stage3(_apply_transition(meta.transition2, y_list))
+        add("stage3", y_list)
+        if isinstance(meta, PoseHRNet):
+            y_list = meta.stage4(_apply_transition(meta.transition3, y_list))
+            add("stage4", y_list)
+            add("head", [meta.final_layer(y_list[0])])
+    return records
 
 
 class HRNetStage3(HRNetTrunk):

@@ -322,27 +322,6 @@ class TokenPose(nn.Module):
         return parts
 
 
-def parameter_counts_by_part(model: nn.Module) -> dict[str, int]:
-    """Number of parameters (frozen ones included, as the papers count) in each complexity part."""
-    parts = model.complexity_parts()
-    counts = dict.fromkeys(parts, 0)
-    for name, p in model.named_parameters():
-        owner = max(
-            (
-                (part, len(pre))
-                for part, prefixes in parts.items()
-                for pre in prefixes
-                if name == pre or name.startswith(pre + ".")
-            ),
-            key=lambda item: item[1],
-            default=(None, 0),
-        )[0]
-        if owner is None:
-            raise KeyError(f"parameter {name} belongs to no part of {type(model).__name__}")
-        counts[owner] += p.numel()
-    return counts
-
-
 # --------------------------------------------------------------------------------------------
 # Presets and registered models
 # --------------------------------------------------------------------------------------------

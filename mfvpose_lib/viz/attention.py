@@ -99,8 +99,12 @@ def plot_keypoint_attention(
     keypoint_names: Sequence[str] | None = None,
     keypoints: Sequence[int] | None = None,
     cols: int = 6,
+    title: str = "",
 ) -> Figure:
-    """Attention of keypoint tokens to the patches, upsampled over the crop when ``image`` is given."""
+    """Attention of keypoint tokens to the patches, upsampled over the crop when ``image`` is given.
+
+    Each panel has its own colour scale (an untrained model's near-uniform maps look busy).
+    """
     keypoints = list(keypoints) if keypoints is not None else list(range(attention.shape[0]))
     rows = (len(keypoints) + cols - 1) // cols
     fig, axes = plt.subplots(rows, cols, figsize=(1.9 * cols, 2.4 * rows), squeeze=False)
@@ -120,5 +124,7 @@ def plot_keypoint_attention(
         else:
             ax.imshow(a, cmap="jet")
         ax.set_title(keypoint_names[k] if keypoint_names else f"keypoint {k}", fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig

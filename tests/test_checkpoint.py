@@ -27,15 +27,6 @@ SMALL = {
 }
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small tensors gain nothing from threads; spinning threads on a shared machine cost a lot."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _small_hrnet(**overrides) -> PoseHRNet:
     return create_model("hrnet_w32", **{**SMALL, **overrides})
 

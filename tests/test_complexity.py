@@ -24,15 +24,6 @@ TARGETS = {
 }
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small tensors gain nothing from threads; spinning threads on a shared machine cost a lot."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.mark.parametrize("name", TARGETS)
 def test_complexity_matches_the_public_models(name):
     if not is_model(name):

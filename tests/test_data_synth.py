@@ -120,3 +120,21 @@ def test_training_items_from_the_synthetic_set(synth_root):
     assert batch["target_weight"].sum() > 0 and batch["target"].max() == pytest.approx(1.0)
     val = build_dataset(synth_root, "coco", "val", input_size=(128, 96), heatmap_size=(32, 24), boxes="det")
     assert len(val) > 0 and all(r["score"] < 1 for r in val.records)
+
+
+def test_synth_command_reports_speed(tmp_path, capsys):
+    from mfvpose_lib.cli import main
+
+    assert main(["synth", str(tmp_path / "s"), "--train", "1", "--val", "1", "--seed", "2"]) == 0
+    assert "images/s" in capsys.readouterr().out
+    assert main(["synth", str(tmp_path / "s"), "--train", "1", "--val", "1", "--seed", "2"]) == 0
+    assert "already there" in capsys.readouterr().out
+
+
+def test_benchmark_compares_equal_targets(synth_root):
+    from mfvpose_lib.data.bench import benchmark_dataframe
+
+    df = benchmark_dataframe(synth_root, samples=6, input_size=(64, 48), heatmap_size=(16, 12), repeats=1)
+    assert list(df["what"])[:2] == ["pipeline (this library)", "pipeline (reference)"]
+    assert (df["per_s"] > 0).all() and df.attrs["max_target_difference"] < 1e-5
+    assert df["workers_for_2000_per_s"].iloc[0] >= 1

@@ -22,16 +22,6 @@ EXPECTED_SETTINGS = {
 SMALL_TRUNK = {"width": 8, "stem_channels": 16, "layer1_planes": 8, "layer1_blocks": 1, "num_blocks": 1}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small tensors gain nothing from threads, and OpenMP spinning on a shared 2-core machine
-    can slow each op a hundredfold."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _layout(name: str, strip: str = "") -> dict[str, tuple[int, ...]]:
     table = load_state_dict_layout(name)
     return {k[len(strip) :]: s for k, s in zip(table["key"], table["shape"]) if k.startswith(strip)}

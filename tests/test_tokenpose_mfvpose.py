@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from pathlib import Path
 
 import pytest
 import torch
@@ -15,9 +14,7 @@ from mfvpose_lib.models import create_model, list_models
 from mfvpose_lib.models.checkpoint import load_model, save_model_checkpoint
 from mfvpose_lib.models.mfvpose import MfvPose, MfvPoseConfig
 from mfvpose_lib.models.tokenpose import TokenPose, patchify
-
-REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "state_dicts"
-REFERENCE = REFERENCE if REFERENCE.is_dir() else Path("/work/shared/reference/state_dicts")
+from mfvpose_lib.reference import layout_state_dict, load_state_dict_layout
 
 TINY = ["tokenpose_tiny", "tokenpose_tiny_mpii", "mfvpose_tiny", "mfvpose_tiny_mpii"]
 FAMILY_NAMES = list_models("tokenpose_*") + list_models("mfvpose_*")
@@ -121,42 +118,24 @@ def test_tokenpose_parameter_counts_are_exact(name, expected):
     assert sum(parts.values()) == expected and set(parts) == {"backbone", "transformer", "head"}
 
 
-def read_layout(name: str) -> dict[str, tuple[tuple[int, ...], str]]:
-    path = REFERENCE / name
-    if not path.is_file():
-        pytest.skip(f"{path} not available")
-    rows = [line.split("\t") for line in path.read_text().splitlines()[1:] if line.strip()]
-    return {k: (() if s == "scalar" else tuple(int(v) for v in s.split("x")), d) for k, s, d in rows}
-
-
 @pytest.mark.parametrize(
-    "name, tsv",
-    [
-        ("tokenpose_b", "tokenpose_b_coco_256x192.tsv"),
-        ("tokenpose_l_d24", "tokenpose_l_d24_coco_256x192.tsv"),
-    ],
+    "name, layout",
+    [("tokenpose_b", "tokenpose_b_coco_256x192"), ("tokenpose_l_d24", "tokenpose_l_d24_coco_256x192")],
 )
-def test_public_tokenpose_layout_loads_strictly(name, tsv):
-    """A state dict with the public keys and shapes (random values) loads with strict=True.
+def test_public_tokenpose_layout_loads_strictly(name, layout):
+    """A state dict with the public keys, shapes and dtypes (random values) loads with strict=True.
 
     The model is built on the meta device and the tensors are assigned, which checks every
     key and shape without paying for two copies of the weights.
     """
-    layout = read_layout(tsv)
+    fake = layout_state_dict(layout)
     with torch.device("meta"):
         model = create_model(name)
-    assert list(model.state_dict()) == list(layout)
-    gen = torch.Generator().manual_seed(0)
-    fake = {}
-    for key, (shape, dtype) in layout.items():
-        if dtype == "int64":
-            fake[key] = torch.tensor(7, dtype=torch.int64).reshape(shape)
-        else:
-            fake[key] = torch.randn(shape, generator=gen)
+    assert list(model.state_dict()) == list(load_state_dict_layout(layout)["key"])
     model.load_state_dict(fake, strict=True, assign=True)
     assert torch.equal(model.transformer.keypoint_token, fake["transformer.keypoint_token"])
+    assert torch.equal(model.pre_feature.conv1.weight, fake["pre_feature.conv1.weight"])
     assert not model.transformer.pos_embedding.requires_grad  # stays a frozen parameter
-    assert model.pre_feature.conv1.weight.device.type == "cpu"
 
 
 def test_mfvpose_with_both_additions_off_is_tokenpose():

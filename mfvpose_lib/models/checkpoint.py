@@ -23,7 +23,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import pickle
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +32,7 @@ import torch
 import torch.nn as nn
 
 from mfvpose_lib.io_utils import atomic_torch_save
-from mfvpose_lib.models.registry import model_class_for_config
+from mfvpose_lib.models.registry import family_for_config
 
 FORMAT = "mfvpose"
 _RESERVED = ("format", "model_name", "config_class", "config", "state_dict")
@@ -85,23 +84,6 @@ def build_config(config_cls: type, base: Any | None, values: Mapping[str, Any], 
     fields.update({k: _as_tuples(v) for k, v in values.items()})
     fields = {k: _as_tuples(v) for k, v in fields.items()}
     return config_cls(**fields)
-
-
-def _config_class_for(model_cls: type, config_class_name: str) -> type:
-    """The config dataclass named ``config_class_name`` that ``model_cls`` is built from.
-
-    A family may name it in a ``config_class`` attribute; otherwise it is looked up in the module
-    that defines the model class (the registry maps config names to model classes only).
-    """
-    candidate = getattr(model_cls, "config_class", None)
-    if candidate is None or candidate.__name__ != config_class_name:
-        candidate = getattr(sys.modules[model_cls.__module__], config_class_name, None)
-    if candidate is None or not dataclasses.is_dataclass(candidate):
-        raise KeyError(
-            f"config class {config_class_name!r} not found beside {model_cls.__name__} "
-            f"in {model_cls.__module__}"
-        )
-    return candidate
 
 
 # --------------------------------------------------------------------------------------------
@@ -286,10 +268,8 @@ def load_model(path: str | os.PathLike, map_location: Any = "cpu") -> nn.Module:
         if key not in obj:
             raise ValueError(f"{path}: mfvpose checkpoint lacks {key!r}")
     try:
-        model_cls = model_class_for_config(obj["config_class"])
-        cfg = build_config(
-            _config_class_for(model_cls, obj["config_class"]), None, obj["config"], source=str(path)
-        )
+        config_cls, model_cls = family_for_config(obj["config_class"])
+        cfg = build_config(config_cls, None, obj["config"], source=str(path))
     except KeyError as err:
         raise ValueError(f"{path}: {err.args[0]}") from None
     model = model_cls(cfg)

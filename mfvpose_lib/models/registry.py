@@ -15,7 +15,7 @@ import torch.nn as nn
 from mfvpose_lib.optional import import_if_present
 
 _ENTRYPOINTS: dict[str, Callable[..., nn.Module]] = {}
-_FAMILIES: dict[str, Callable[..., nn.Module]] = {}
+_FAMILIES: dict[str, tuple[type, Callable[..., nn.Module]]] = {}
 
 # Modules that register models when imported; kept explicit so import order is obvious.
 _MODEL_MODULES = (
@@ -42,7 +42,7 @@ def register_family(config_cls: type) -> Callable[[type], type]:
     """
 
     def wrap(model_cls: type) -> type:
-        _FAMILIES[config_cls.__name__] = model_cls
+        _FAMILIES[config_cls.__name__] = (config_cls, model_cls)
         return model_cls
 
     return wrap
@@ -64,7 +64,8 @@ def is_model(name: str) -> bool:
     return name in _ENTRYPOINTS
 
 
-def model_class_for_config(config_cls_name: str) -> Callable[..., nn.Module]:
+def family_for_config(config_cls_name: str) -> tuple[type, Callable[..., nn.Module]]:
+    """The (config dataclass, model class) pair registered under a config class name."""
     _import_model_modules()
     try:
         return _FAMILIES[config_cls_name]

@@ -27,6 +27,7 @@ class Profile:
     # --- training details (engine.train.TrainConfig fields of the same names)
     mpii_epochs: int | None = None  # None: same as ``epochs``
     mpii_lr_steps: tuple[int, ...] | None = None  # None: same as ``lr_steps``
+    threads: int | None = None  # torch CPU threads for training; None: torch's default
     warmup_epochs: float = 0.0
     clip_grad_norm: float | None = None
     amp: str = "auto"

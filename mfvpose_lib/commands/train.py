@@ -29,6 +29,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--clip-grad-norm", type=float)
     parser.add_argument("--device", default=None, help="auto, cpu, cuda, cuda:1 ...")
     parser.add_argument("--workers", type=int)
+    parser.add_argument("--threads", type=int, help="torch CPU threads (1 is faster on a busy machine)")
     parser.add_argument("--amp", choices=["auto", "off", "bf16", "fp16"])
     parser.add_argument("--compile", action="store_true", default=None, help="torch.compile the model")
     parser.add_argument("--channels-last", action="store_true", default=None)
@@ -63,6 +64,7 @@ def run(args) -> int:
         "clip_grad_norm": args.clip_grad_norm,
         "device": args.device,
         "workers": args.workers,
+        "threads": args.threads,
         "amp": args.amp,
         "compile": args.compile,
         "channels_last": args.channels_last,

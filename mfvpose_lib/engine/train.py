@@ -85,6 +85,7 @@ class TrainConfig:
     compile: bool = False
     channels_last: bool = False
     workers: int = 0
+    threads: int | None = None  # torch CPU threads; None keeps torch's default (one per core)
     seed: int = 0
     device: str = "auto"
     input_size: tuple[int, int] | None = None  # overrides the model's default crop (H, W)
@@ -268,6 +269,8 @@ class Trainer:
 
         config = self.config
         device = resolve_device(config.device)
+        if config.threads:
+            torch.set_num_threads(config.threads)
         self.dist: DistInfo = init_distributed(device)
         self.device = process_device(device, self.dist)
         if self.dist.is_main:
@@ -353,7 +356,8 @@ class Trainer:
             f"data {config.dataset} at {config.data_root}: {len(self.train_set)} train, "
             f"{len(self.val_set) if self.val_set is not None else 0} val samples (val boxes: {config.val_boxes})",
             f"device {self.device}, {self.dist.world_size} process(es), amp {self.amp_dtype or 'off'}, "
-            f"channels_last {config.channels_last}, compile {config.compile}, workers {config.workers}",
+            f"channels_last {config.channels_last}, compile {config.compile}, workers {config.workers}, "
+            f"{torch.get_num_threads()} CPU threads",
             f"effective batch {self.effective_batch} = {config.batch_size} per process × {self.dist.world_size}; "
             + (
                 f"lr {self.schedule.base_lr:g} = {config.lr:g} × {self.effective_batch}/{config.reference_batch} (linear scaling)"
@@ -608,6 +612,7 @@ def config_from_profile(
         "clip_grad_norm": profile.clip_grad_norm,
         "amp": profile.amp,
         "workers": profile.workers,
+        "threads": profile.threads,
         "eval_every": profile.eval_every,
         "val_boxes": profile.val_boxes if dataset == "coco" else "gt",
         "val_flip": profile.val_flip,

@@ -8,6 +8,7 @@ exits with status 2 when called.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from mfvpose_lib.optional import import_if_present
@@ -57,7 +58,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
-    return int(args._run(args) or 0)
+    try:
+        return int(args._run(args) or 0)
+    except BrokenPipeError:  # output piped into `head` and the like: stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

@@ -627,16 +627,31 @@ def run_dir_for(run_dir: str | Path, dataset: str) -> Path:
     return Path(run_dir) / f"train_{dataset}"
 
 
-def ensure_trained(profile, dataset: str, data_root: str | Path, run_dir: str | Path, *, callbacks: Iterable = (),
-                   **overrides) -> Path:  # fmt: skip
-    """``best.pt`` of the profile's run for ``dataset``; trains (or finishes) it first when
-    it is missing or incomplete, resuming from ``last.pt``."""
+def ensure_trained(
+    profile,
+    dataset: str,
+    data_root: str | Path,
+    run_dir: str | Path,
+    *,
+    callbacks: Iterable = (),
+    **overrides,
+) -> Path:
+    """``best.pt`` of the profile's run for ``dataset``; trains it first when it is missing,
+    finishes it (resuming from ``last.pt``) when it was cut short, and starts afresh when the
+    folder holds a run of another profile or model."""
     out_dir = run_dir_for(run_dir, dataset)
     config = config_from_profile(profile, dataset, data_root, out_dir, **overrides)
     last = out_dir / LAST_NAME
-    if last.is_file() and (out_dir / BEST_NAME).is_file():
+    resume = None
+    if last.is_file():
         ckpt = torch.load(last, map_location="cpu", weights_only=True)
-        if ckpt.get("epoch", 0) >= config.epochs and ckpt.get("model_name") == config.model:
+        same_run = (
+            ckpt.get("model_name") == config.model
+            and (ckpt.get("train_config") or {}).get("profile") == profile.name
+            and ckpt.get("dataset") == dataset
+        )
+        if same_run and ckpt.get("epoch", 0) >= config.epochs and (out_dir / BEST_NAME).is_file():
             return out_dir / BEST_NAME
-    train(config, callbacks=callbacks, resume="auto")
+        resume = "auto" if same_run else None
+    train(config, callbacks=callbacks, resume=resume)
     return out_dir / BEST_NAME

@@ -1,4 +1,11 @@
-"""Pictures of the Transformer side: patches, position embedding, LayerScale, attention maps."""
+"""Pictures of the Transformer side: patches, position embedding, LayerScale, attention maps.
+
+The attention maps come from :class:`~mfvpose_lib.layers.AttentionRecorder`: one
+``(B, heads, K + N, K + N)`` tensor per encoder layer, keypoint tokens first. Two readings
+of them are offered: one layer's keypoint-token rows (:func:`keypoint_attention`) and the
+attention rollout of Abnar & Zuidema (ACL 2020) across layers (:func:`attention_rollout`),
+which follows attention through the residual stream instead of looking at one layer alone.
+"""
 
 from __future__ import annotations
 
@@ -76,6 +83,15 @@ def plot_residual_ratios(ratios: Mapping[str, Sequence[tuple[str, float]]]) -> F
     return fig
 
 
+def _head_map(layer_map: torch.Tensor, head: int | None) -> torch.Tensor:
+    """(heads, T, T) -> (T, T): one head, or the mean over heads when ``head`` is None."""
+    if head is None:
+        return layer_map.float().mean(dim=0)
+    if not -layer_map.shape[0] <= head < layer_map.shape[0]:
+        raise IndexError(f"head {head} out of range for a layer with {layer_map.shape[0]} heads")
+    return layer_map[head].float()
+
+
 def keypoint_attention(
     maps: Sequence[torch.Tensor],
     num_keypoints: int,
@@ -83,13 +99,57 @@ def keypoint_attention(
     *,
     layer: int = -1,
     sample: int = 0,
+    head: int | None = None,
 ) -> np.ndarray:
-    """(K, gh, gw): how much each keypoint token attends to each patch in one layer, averaged
-    over heads. ``maps`` is :class:`~mfvpose_lib.layers.AttentionRecorder`'s list of
-    (B, heads, K + N, K + N) maps."""
-    attn = maps[layer][sample].float().mean(dim=0)  # (K + N, K + N)
+    """(K, gh, gw): how much each keypoint token attends to each patch in one layer, for one
+    head or averaged over heads (``head=None``). ``maps`` is
+    :class:`~mfvpose_lib.layers.AttentionRecorder`'s list of (B, heads, K + N, K + N) maps."""
+    attn = _head_map(maps[layer][sample], head)  # (K + N, K + N)
     gh, gw = grid
     return attn[:num_keypoints, num_keypoints:].reshape(num_keypoints, gh, gw).cpu().numpy()
+
+
+def attention_rollout(
+    maps: Sequence[torch.Tensor],
+    *,
+    sample: int = 0,
+    head: int | None = None,
+    last_layer: int | None = None,
+    residual_weight: float = 0.5,
+) -> torch.Tensor:
+    """(T, T) attention rollout (Abnar & Zuidema, 2020) through layers ``0..last_layer``.
+
+    A layer mixes tokens by its attention ``A`` but the residual connection also passes every
+    token on unchanged, so each layer is modelled as ``r I + (1 - r) A`` (``r`` =
+    ``residual_weight``, 0.5 in the paper), rows renormalised; the product of these matrices,
+    later layers on the left, says how much of each input token ends up in each output token.
+    Every row sums to 1. ``head`` picks one head in every layer (None: mean over heads).
+    With LayerScale the residual branch is scaled down, so the stream is even closer to the
+    identity than ``r = 0.5`` assumes; ``residual_weight`` lets one explore that.
+    """
+    if not maps:
+        raise ValueError("attention_rollout needs at least one recorded attention map")
+    if not 0.0 <= residual_weight <= 1.0:
+        raise ValueError(f"residual_weight must be in [0, 1], got {residual_weight}")
+    last = len(maps) - 1 if last_layer is None else range(len(maps))[last_layer]
+    tokens = maps[0].shape[-1]
+    eye = torch.eye(tokens)
+    rollout = eye.clone()
+    for layer_map in maps[: last + 1]:
+        a = _head_map(layer_map[sample].cpu(), head)
+        a = residual_weight * eye + (1.0 - residual_weight) * a
+        a = a / a.sum(dim=-1, keepdim=True)
+        rollout = a @ rollout
+    return rollout
+
+
+def keypoint_rollout(rollout: torch.Tensor, num_keypoints: int, grid: tuple[int, int]) -> np.ndarray:
+    """(K, gh, gw): the keypoint-token rows of a rollout matrix over the patch grid.
+
+    The rest of each row (up to 1) is what flowed in from the keypoint tokens themselves.
+    """
+    gh, gw = grid
+    return rollout[:num_keypoints, num_keypoints:].reshape(num_keypoints, gh, gw).cpu().numpy()
 
 
 def plot_keypoint_attention(
@@ -100,12 +160,18 @@ def plot_keypoint_attention(
     keypoints: Sequence[int] | None = None,
     cols: int = 6,
     title: str = "",
+    points: np.ndarray | None = None,
+    notes: Sequence[str] | None = None,
 ) -> Figure:
     """Attention of keypoint tokens to the patches, upsampled over the crop when ``image`` is given.
 
     Each panel has its own colour scale (an untrained model's near-uniform maps look busy).
+    ``points`` (K, 2), (x, y) crop pixels, marks each keypoint's predicted location over
+    ``image``; ``notes``
+    (one per keypoint) is added under each panel's title.
     """
     keypoints = list(keypoints) if keypoints is not None else list(range(attention.shape[0]))
+    cols = max(1, min(cols, len(keypoints)))
     rows = (len(keypoints) + cols - 1) // cols
     fig, axes = plt.subplots(rows, cols, figsize=(1.9 * cols, 2.4 * rows), squeeze=False)
     for ax in axes.ravel():
@@ -123,7 +189,12 @@ def plot_keypoint_attention(
             )
         else:
             ax.imshow(a, cmap="jet")
-        ax.set_title(keypoint_names[k] if keypoint_names else f"keypoint {k}", fontsize=8)
+        if points is not None and image is not None:
+            ax.plot(points[k, 0], points[k, 1], "w+", ms=9, mew=2)
+        label = keypoint_names[k] if keypoint_names else f"keypoint {k}"
+        if notes is not None:
+            label = f"{label}\n{notes[k]}"
+        ax.set_title(label, fontsize=8)
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()

@@ -1,0 +1,344 @@
+"""What the keypoint tokens of a TokenPose/MfvPose model attend to and predict on one crop.
+
+One forward pass under :class:`~mfvpose_lib.layers.AttentionRecorder` gives everything the
+pictures need: the heatmap each keypoint token is turned into, its decoded location, and
+every layer's attention maps. :func:`inspect_crop` runs that pass once and keeps the result
+(:class:`CropInspection`); the figure functions here only draw from it, so moving a slider
+over layers or heads never runs the model again. :class:`CropInspector` does the same for a
+handful of crops, lazily and with a cache, and also caches the (slower) input attributions
+of :mod:`mfvpose_lib.viz.attribution`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn as nn
+from matplotlib.figure import Figure
+
+from mfvpose_lib.data.codec import decode_heatmaps
+from mfvpose_lib.data.transforms import denormalize
+from mfvpose_lib.layers import AttentionRecorder
+from mfvpose_lib.viz.attention import (
+    attention_rollout,
+    keypoint_attention,
+    keypoint_rollout,
+    plot_keypoint_attention,
+)
+from mfvpose_lib.viz.attribution import KeypointAttribution, keypoint_attribution
+
+
+def heatmap_to_crop(
+    coords: np.ndarray, heatmap_size: tuple[int, int], input_size: tuple[int, int]
+) -> np.ndarray:
+    """(..., 2) heatmap (x, y) -> crop pixels, HRNet's convention (heatmap pixel i = crop pixel
+    i * stride, the way targets are rendered from ``joints / feat_stride``)."""
+    (h, w), (in_h, in_w) = heatmap_size, input_size
+    return np.asarray(coords, dtype=np.float32) * np.array([in_w / w, in_h / h], dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class CropInspection:
+    """A model's view of one crop: heatmaps, decoded keypoints and attention of every layer."""
+
+    image: np.ndarray  # (H, W, 3) uint8, the crop as shown
+    heatmaps: np.ndarray  # (K, h, w) predicted heatmaps
+    points: np.ndarray  # (K, 2) decoded (x, y) in crop pixels
+    peaks: np.ndarray  # (K,) heatmap maximum of each keypoint
+    attention: list[torch.Tensor]  # one (1, heads, K + N, K + N) map per layer, on the CPU
+    patch_grid: tuple[int, int]
+    keypoint_names: tuple[str, ...]
+    true_points: np.ndarray | None = None  # (K, 2) labelled (x, y) in crop pixels, NaN if unlabelled
+
+    @property
+    def num_keypoints(self) -> int:
+        return self.heatmaps.shape[0]
+
+    @property
+    def num_layers(self) -> int:
+        return len(self.attention)
+
+    @property
+    def num_heads(self) -> int:
+        return self.attention[0].shape[1]
+
+    def layer_attention(self, layer: int = -1, head: int | None = None) -> np.ndarray:
+        """(K, gh, gw) keypoint-token attention to the patches in one layer (``head=None``: mean)."""
+        return keypoint_attention(self.attention, self.num_keypoints, self.patch_grid, layer=layer, head=head)
+
+    def rollout(
+        self, last_layer: int | None = None, head: int | None = None, residual_weight: float = 0.5
+    ) -> torch.Tensor:
+        """(T, T) attention rollout through ``last_layer`` (see :func:`attention_rollout`)."""
+        return attention_rollout(
+            self.attention, head=head, last_layer=last_layer, residual_weight=residual_weight
+        )
+
+    def keypoint_label(self, keypoint: int) -> str:
+        return self.keypoint_names[keypoint] if self.keypoint_names else f"keypoint {keypoint}"
+
+
+def _require_keypoint_tokens(model: nn.Module) -> None:
+    cfg = getattr(model, "cfg", None)
+    if cfg is None or not hasattr(cfg, "patch_grid"):
+        raise TypeError(
+            f"{type(model).__name__} has no keypoint tokens (its cfg has no patch_grid); the "
+            "attention pictures need a TokenPose/MfvPose model"
+        )
+
+
+@torch.no_grad()
+def inspect_crop(
+    model: nn.Module,
+    image: torch.Tensor,
+    *,
+    keypoint_names: Sequence[str] = (),
+    target: torch.Tensor | np.ndarray | None = None,
+    target_weight: torch.Tensor | np.ndarray | None = None,
+    decode: str = "dark",
+) -> CropInspection:
+    """Run ``model`` once on a normalised crop ``image`` (3, H, W) and record what it did.
+
+    The model runs in eval mode (restored afterwards) on the device of its parameters.
+    ``target``/``target_weight`` (the data set's (K, h, w) and (K, 1)) add the labelled
+    locations, decoded from the target heatmaps, for comparison.
+    """
+    _require_keypoint_tokens(model)
+    if image.ndim != 3 or image.shape[0] != 3:
+        raise ValueError(f"inspect_crop expects one normalised crop (3, H, W), got {tuple(image.shape)}")
+    cfg = model.cfg
+    if tuple(image.shape[1:]) != tuple(cfg.input_size):
+        raise ValueError(
+            f"crop {tuple(image.shape[1:])} does not match the model's input_size {cfg.input_size}"
+        )
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    try:
+        with AttentionRecorder(model) as recorder:
+            heatmaps = model(image[None].to(device)).float().cpu().numpy()
+    finally:
+        model.train(was_training)
+    coords, maxvals = decode_heatmaps(heatmaps, method=decode)
+    true_points = None
+    if target is not None:
+        target = np.asarray(target.cpu() if isinstance(target, torch.Tensor) else target, dtype=np.float32)
+        true_coords, _ = decode_heatmaps(target[None], method=decode)
+        true_points = heatmap_to_crop(true_coords[0], cfg.heatmap_size, cfg.input_size)
+        if target_weight is not None:
+            weight = np.asarray(
+                target_weight.cpu() if isinstance(target_weight, torch.Tensor) else target_weight
+            ).reshape(-1)
+            true_points[weight <= 0] = np.nan
+    return CropInspection(
+        image=denormalize(image),
+        heatmaps=heatmaps[0],
+        points=heatmap_to_crop(coords[0], cfg.heatmap_size, cfg.input_size),
+        peaks=maxvals[0, :, 0],
+        attention=list(recorder.maps),
+        patch_grid=tuple(cfg.patch_grid),
+        keypoint_names=tuple(keypoint_names),
+        true_points=true_points,
+    )
+
+
+class CropInspector:
+    """A few data-set crops seen by one model, inspected on demand and cached.
+
+    ``items`` are data-set items (dicts with ``image``, and optionally ``target`` and
+    ``target_weight``). Indexing gives the :class:`CropInspection` of a crop;
+    :meth:`attribution` the cached :class:`~mfvpose_lib.viz.attribution.KeypointAttribution`.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        items: Sequence[dict],
+        *,
+        keypoint_names: Sequence[str] = (),
+        decode: str = "dark",
+        attribution_steps: int = 16,
+    ) -> None:
+        _require_keypoint_tokens(model)
+        if len(items) == 0:
+            raise ValueError("CropInspector needs at least one crop")
+        self.model = model
+        self.items = list(items)
+        self.keypoint_names = tuple(keypoint_names)
+        self.decode = decode
+        self.attribution_steps = attribution_steps
+        self._inspections: dict[int, CropInspection] = {}
+        self._attributions: dict[tuple[int, int, str], KeypointAttribution] = {}
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, sample: int) -> CropInspection:
+        sample = range(len(self.items))[sample]
+        if sample not in self._inspections:
+            item = self.items[sample]
+            self._inspections[sample] = inspect_crop(
+                self.model,
+                item["image"],
+                keypoint_names=self.keypoint_names,
+                target=item.get("target"),
+                target_weight=item.get("target_weight"),
+                decode=self.decode,
+            )
+        return self._inspections[sample]
+
+    @property
+    def num_keypoints(self) -> int:
+        return self.model.cfg.num_keypoints
+
+    @property
+    def num_layers(self) -> int:
+        return self[0].num_layers
+
+    @property
+    def num_heads(self) -> int:
+        return self[0].num_heads
+
+    def attribution(
+        self, sample: int, keypoint: int, method: str = "integrated_gradients"
+    ) -> KeypointAttribution:
+        """Attribution of ``keypoint``'s heatmap peak to the pixels of crop ``sample`` (cached)."""
+        sample = range(len(self.items))[sample]
+        key = (sample, keypoint, method)
+        if key not in self._attributions:
+            self._attributions[key] = keypoint_attribution(
+                self.model,
+                self.items[sample]["image"],
+                keypoint,
+                method=method,
+                n_steps=self.attribution_steps,
+            )
+        return self._attributions[key]
+
+
+def _keypoint_list(inspection: CropInspection, keypoints: Sequence[int] | None) -> list[int]:
+    keypoints = list(range(inspection.num_keypoints)) if keypoints is None else list(keypoints)
+    for k in keypoints:
+        if not 0 <= k < inspection.num_keypoints:
+            raise IndexError(f"keypoint {k} out of range: the model has {inspection.num_keypoints}")
+    return keypoints
+
+
+def _head_label(head: int | None) -> str:
+    return "mean over heads" if head is None else f"head {head}"
+
+
+def plot_token_attention(
+    inspection: CropInspection,
+    *,
+    layer: int = -1,
+    head: int | None = None,
+    keypoints: Sequence[int] | None = None,
+    cols: int = 6,
+) -> Figure:
+    """Each keypoint token's attention to the patches in one layer, over the crop (+: prediction)."""
+    keypoints = _keypoint_list(inspection, keypoints)
+    layer_index = range(inspection.num_layers)[layer]
+    attention = inspection.layer_attention(layer_index, head)
+    return plot_keypoint_attention(
+        attention,
+        image=inspection.image,
+        keypoint_names=inspection.keypoint_names or None,
+        keypoints=keypoints,
+        cols=cols,
+        points=inspection.points,
+        title=f"keypoint-token attention, layer {layer_index + 1} of {inspection.num_layers}, {_head_label(head)}",
+    )
+
+
+def plot_token_rollout(
+    inspection: CropInspection,
+    *,
+    last_layer: int | None = None,
+    head: int | None = None,
+    residual_weight: float = 0.5,
+    keypoints: Sequence[int] | None = None,
+    cols: int = 6,
+) -> Figure:
+    """Attention rollout of each keypoint token over the patches, through ``last_layer``.
+
+    Under each name: the share of the token's rollout that comes from the patches (the rest
+    came from the keypoint tokens).
+    """
+    keypoints = _keypoint_list(inspection, keypoints)
+    last = range(inspection.num_layers)[-1 if last_layer is None else last_layer]
+    rollout = inspection.rollout(last, head, residual_weight)
+    maps = keypoint_rollout(rollout, inspection.num_keypoints, inspection.patch_grid)
+    shares = maps.reshape(maps.shape[0], -1).sum(axis=1)
+    return plot_keypoint_attention(
+        maps,
+        image=inspection.image,
+        keypoint_names=inspection.keypoint_names or None,
+        keypoints=keypoints,
+        cols=cols,
+        points=inspection.points,
+        notes=[f"{s:.0%} from patches" for s in shares],
+        title=f"attention rollout through layer {last + 1} of {inspection.num_layers}, {_head_label(head)}",
+    )
+
+
+def plot_keypoint_heatmaps(
+    inspection: CropInspection,
+    *,
+    keypoints: Sequence[int] | None = None,
+    cols: int = 6,
+) -> Figure:
+    """Each keypoint token's predicted heatmap over the crop with its decoded location (+) and,
+    when known, the labelled one (x). Colour scales are per panel; the peak value is in the title."""
+    keypoints = _keypoint_list(inspection, keypoints)
+    cols = max(1, min(cols, len(keypoints)))
+    rows = (len(keypoints) + cols - 1) // cols
+    h, w = inspection.image.shape[:2]
+    fig, axes = plt.subplots(rows, cols, figsize=(1.9 * cols, 2.5 * rows), squeeze=False)
+    for ax in axes.ravel():
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_visible(False)
+    for ax, k in zip(axes.ravel(), keypoints):
+        ax.set_visible(True)
+        ax.imshow(inspection.image)
+        ax.imshow(
+            inspection.heatmaps[k],
+            cmap="magma",
+            alpha=0.6,
+            extent=(-0.5, w - 0.5, h - 0.5, -0.5),
+            interpolation="bilinear",
+        )
+        ax.plot(*inspection.points[k], "c+", ms=10, mew=2)
+        if inspection.true_points is not None and np.isfinite(inspection.true_points[k]).all():
+            ax.plot(*inspection.true_points[k], "wx", ms=7, mew=1.5)
+        ax.set_xlim(-0.5, w - 0.5)
+        ax.set_ylim(h - 0.5, -0.5)
+        ax.set_title(f"{inspection.keypoint_label(k)}\npeak {inspection.peaks[k]:.2f}", fontsize=8)
+    legend = "+ decoded" + (", x labelled" if inspection.true_points is not None else "")
+    fig.suptitle(f"heatmap of each keypoint token ({legend})", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def keypoint_table(inspection: CropInspection) -> pd.DataFrame:
+    """One row per keypoint: heatmap peak, decoded location and, when labelled, the distance
+    to the label in crop pixels (NaN where the joint has no label)."""
+    table = pd.DataFrame(
+        {
+            "keypoint": [inspection.keypoint_label(k) for k in range(inspection.num_keypoints)],
+            "peak": inspection.peaks,
+            "x": inspection.points[:, 0],
+            "y": inspection.points[:, 1],
+        }
+    )
+    if inspection.true_points is not None:
+        table["label x"] = inspection.true_points[:, 0]
+        table["label y"] = inspection.true_points[:, 1]
+        table["error (px)"] = np.linalg.norm(inspection.points - inspection.true_points, axis=1)
+    return table.set_index("keypoint")

@@ -1,0 +1,271 @@
+"""Keypoint-token pictures, attention rollout, captum attributions and their ipywidgets explorers."""
+
+from __future__ import annotations
+
+import ipywidgets as widgets
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import torch
+from matplotlib.figure import Figure
+
+from mfvpose_lib.models import create_model
+from mfvpose_lib.viz.attention import attention_rollout, keypoint_attention, keypoint_rollout
+from mfvpose_lib.viz.attribution import (
+    ATTRIBUTION_METHODS,
+    keypoint_attribution,
+    plot_attribution,
+)
+from mfvpose_lib.viz.keypoint_tokens import (
+    CropInspector,
+    inspect_crop,
+    keypoint_table,
+    plot_keypoint_heatmaps,
+    plot_token_attention,
+    plot_token_rollout,
+)
+from mfvpose_lib.viz.widgets import (
+    attention_explorer,
+    attribution_explorer,
+    heatmap_explorer,
+    render_attention,
+)
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.manual_seed(0)
+    return create_model("mfvpose_tiny").eval()
+
+
+@pytest.fixture(scope="module")
+def crops(model):
+    """Two random crops; the first has a target with joint 0 at heatmap (x=5, y=7), joint 1 unlabelled."""
+    cfg = model.cfg
+    k, (h, w) = cfg.num_keypoints, cfg.heatmap_size
+    gen = torch.Generator().manual_seed(1)
+    ys, xs = np.mgrid[0:h, 0:w]
+    target = np.zeros((k, h, w), dtype=np.float32)
+    target[:] = np.exp(-((xs - 5.0) ** 2 + (ys - 7.0) ** 2) / (2 * 2.0**2))
+    weight = np.ones((k, 1), dtype=np.float32)
+    weight[1] = 0
+    first = {
+        "image": torch.randn(3, *cfg.input_size, generator=gen),
+        "target": torch.from_numpy(target),
+        "target_weight": torch.from_numpy(weight),
+    }
+    return [first, {"image": torch.randn(3, *cfg.input_size, generator=gen)}]
+
+
+@pytest.fixture(scope="module")
+def inspector(model, crops):
+    names = [f"joint{k}" for k in range(model.cfg.num_keypoints)]
+    return CropInspector(model, crops, keypoint_names=names, attribution_steps=4)
+
+
+def _visible_axes(fig: Figure) -> int:
+    return sum(ax.get_visible() for ax in fig.axes)
+
+
+def _title(fig: Figure) -> str:
+    return fig._suptitle.get_text() if fig._suptitle is not None else ""
+
+
+# ---------------------------------------------------------------------------------------------
+# rollout and attention extraction
+# ---------------------------------------------------------------------------------------------
+
+
+def _random_maps(layers: int, heads: int, tokens: int, seed: int = 0) -> list[torch.Tensor]:
+    gen = torch.Generator().manual_seed(seed)
+    return [torch.randn(2, heads, tokens, tokens, generator=gen).softmax(-1) for _ in range(layers)]
+
+
+def test_rollout_rows_sum_to_one_and_follow_abnar_zuidema():
+    maps = _random_maps(layers=3, heads=2, tokens=7)
+    rollout = attention_rollout(maps, sample=1)
+    assert rollout.shape == (7, 7)
+    assert torch.allclose(rollout.sum(-1), torch.ones(7), atol=1e-5)
+    # by hand: (0.5 I + 0.5 mean-head A) per layer, later layers on the left
+    eye = torch.eye(7)
+    expected = eye
+    for m in maps:
+        expected = (0.5 * eye + 0.5 * m[1].mean(0)) @ expected
+    assert torch.allclose(rollout, expected, atol=1e-6)
+    # a rollout through layer 0 only is that layer's mixed attention; a pure residual is the identity
+    assert torch.allclose(
+        attention_rollout(maps, sample=1, last_layer=0), 0.5 * eye + 0.5 * maps[0][1].mean(0)
+    )
+    assert torch.allclose(attention_rollout(maps, residual_weight=1.0), eye)
+    single_head = attention_rollout(maps, head=1, residual_weight=0.0)
+    assert torch.allclose(single_head, maps[2][0, 1] @ maps[1][0, 1] @ maps[0][0, 1], atol=1e-6)
+
+
+def test_keypoint_rollout_and_head_selection_shapes():
+    k, grid = 3, (2, 2)
+    maps = _random_maps(layers=2, heads=4, tokens=k + 4)
+    per_patch = keypoint_rollout(attention_rollout(maps), k, grid)
+    assert per_patch.shape == (k, *grid)
+    assert np.all(per_patch.reshape(k, -1).sum(1) < 1.0)  # the rest came from keypoint tokens
+    head2 = keypoint_attention(maps, k, grid, layer=0, head=2)
+    assert np.allclose(head2[1], maps[0][0, 2, 1, k:].reshape(grid).numpy())
+    with pytest.raises(IndexError, match="head 4"):
+        keypoint_attention(maps, k, grid, head=4)
+
+
+def test_inspection_of_a_tiny_model(model, inspector):
+    cfg = model.cfg
+    ins = inspector[0]
+    k, tokens = cfg.num_keypoints, cfg.num_keypoints + cfg.num_patches
+    assert ins.heatmaps.shape == (k, *cfg.heatmap_size)
+    assert ins.image.shape == (*cfg.input_size, 3) and ins.image.dtype == np.uint8
+    assert ins.num_layers == cfg.total_depth and ins.num_heads == cfg.heads
+    assert ins.attention[0].shape == (1, cfg.heads, tokens, tokens)
+    # decoded locations lie in the crop; labels come from the target heatmaps (x4 to crop pixels)
+    h, w = cfg.input_size
+    assert np.all((ins.points >= 0) & (ins.points <= [w, h]))
+    assert ins.true_points[0] == pytest.approx([20.0, 28.0], abs=0.05)
+    assert np.isnan(ins.true_points[1]).all()
+    assert inspector[1].true_points is None
+    rollout = ins.rollout()
+    assert rollout.shape == (tokens, tokens)
+    assert torch.allclose(rollout.sum(-1), torch.ones(tokens), atol=1e-4)
+    assert inspector[0] is ins  # cached: sliders never rerun the model
+
+
+def test_keypoint_table_measures_the_distance_to_labels(inspector):
+    ins = inspector[0]
+    table = keypoint_table(ins)
+    assert list(table.index[:2]) == ["joint0", "joint1"]
+    expected = np.hypot(ins.points[0, 0] - 20.0, ins.points[0, 1] - 28.0)
+    assert table.loc["joint0", "error (px)"] == pytest.approx(expected, abs=0.1)
+    assert np.isnan(table.loc["joint1", "error (px)"])
+    assert "error (px)" not in keypoint_table(inspector[1])
+
+
+def test_rollout_runs_across_encoder_stacks():
+    torch.manual_seed(0)
+    model = create_model("tokenpose_tiny", depth=1, num_stacks=2).eval()
+    ins = inspect_crop(model, torch.randn(3, *model.cfg.input_size))
+    assert ins.num_layers == 2
+    assert torch.allclose(ins.rollout().sum(-1), torch.ones(ins.rollout().shape[0]), atol=1e-4)
+
+
+def test_inspect_crop_rejects_a_crop_of_the_wrong_size(model):
+    with pytest.raises(ValueError, match="input_size"):
+        inspect_crop(model, torch.randn(3, 64, 48))
+
+
+# ---------------------------------------------------------------------------------------------
+# figures
+# ---------------------------------------------------------------------------------------------
+
+
+def test_figure_functions_draw_one_panel_per_keypoint(inspector):
+    ins = inspector[0]
+    k = ins.num_keypoints
+    fig = plot_token_attention(ins, layer=1, head=0)
+    assert isinstance(fig, Figure) and _visible_axes(fig) == k
+    assert "layer 2 of 4" in _title(fig) and "head 0" in _title(fig)
+    fig = plot_token_rollout(ins, last_layer=2, keypoints=[0, 3, 5])
+    assert _visible_axes(fig) == 3 and "through layer 3" in _title(fig)
+    assert "from patches" in fig.axes[0].get_title()
+    fig = plot_keypoint_heatmaps(ins, keypoints=[4])
+    assert len(fig.axes) == 1 and fig.axes[0].get_title().startswith("joint4")
+    with pytest.raises(IndexError, match="keypoint 17"):
+        plot_keypoint_heatmaps(ins, keypoints=[17])
+
+
+# ---------------------------------------------------------------------------------------------
+# attributions
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", ATTRIBUTION_METHODS)
+def test_attribution_has_the_crop_shape_and_is_not_zero(model, crops, method):
+    image = crops[0]["image"]
+    result = keypoint_attribution(model, image, 2, method=method, n_steps=4)
+    assert result.attribution.shape == tuple(image.shape[1:])
+    assert np.isfinite(result.attribution).all()
+    assert np.abs(result.attribution).max() > 0
+    assert (result.delta is not None) == (method == "integrated_gradients")
+    with torch.no_grad():
+        peak = model(image[None])[0, 2].max()
+    assert result.value == pytest.approx(float(peak), rel=1e-5)
+    assert all(p.grad is None for p in model.parameters())
+    assert not model.training
+    fig = plot_attribution(np.zeros((*image.shape[1:], 3), np.uint8), result, point=np.array([3.0, 4.0]))
+    assert len(fig.axes) == 3  # crop, attribution, colour bar
+
+
+def test_gradcam_uses_the_backbone_when_there_is_no_hrfov():
+    torch.manual_seed(0)
+    model = create_model("tokenpose_tiny").eval()
+    result = keypoint_attribution(model, torch.randn(3, *model.cfg.input_size), 0, method="gradcam")
+    assert result.attribution.shape == model.cfg.input_size
+
+
+def test_unknown_attribution_method_is_named(model, crops):
+    with pytest.raises(ValueError, match="occlusion"):
+        keypoint_attribution(model, crops[0]["image"], 0, method="occlusion")
+
+
+# ---------------------------------------------------------------------------------------------
+# widgets
+# ---------------------------------------------------------------------------------------------
+
+
+def _controls(widget: widgets.interactive) -> dict[str, widgets.Widget]:
+    return {w.description: w for w in widget.kwargs_widgets}
+
+
+def test_attention_explorer_controls_and_updates(inspector):
+    explorer = attention_explorer(inspector)
+    assert isinstance(explorer, widgets.interactive)
+    controls = _controls(explorer)
+    assert controls["layer"].min == 0 and controls["layer"].max == inspector.num_layers - 1
+    assert controls["layer"].value == inspector.num_layers - 1
+    assert controls["sample"].max == len(inspector) - 1
+    assert [v for _, v in controls["head"].options] == [-1, *range(inspector.num_heads)]
+    assert len(controls["keypoint"].options) == inspector.num_keypoints + 1
+    assert isinstance(explorer.result, Figure) and "layer 4 of 4" in _title(explorer.result)
+
+    controls["layer"].value = 0
+    assert "layer 1 of 4" in _title(explorer.result)
+    controls["head"].value = 3
+    assert "head 3" in _title(explorer.result)
+    controls["keypoint"].value = 5
+    assert _visible_axes(explorer.result) == 1
+    controls["mode"].value = "rollout"
+    assert "rollout through layer 1" in _title(explorer.result)
+    # the non-interactive path draws the same picture from the same values
+    static = render_attention(inspector, **explorer.kwargs)
+    assert _title(static) == _title(explorer.result)
+
+
+def test_heatmap_explorer_switches_keypoint_and_sample(inspector):
+    explorer = heatmap_explorer(inspector)
+    controls = _controls(explorer)
+    assert _visible_axes(explorer.result) == inspector.num_keypoints
+    controls["keypoint"].value = 2
+    assert _visible_axes(explorer.result) == 1
+    before = explorer.result
+    controls["sample"].value = 1
+    assert explorer.result is not before and explorer.kwargs["sample"] == 1
+
+
+def test_attribution_explorer_methods(inspector):
+    explorer = attribution_explorer(inspector, keypoint=1)
+    controls = _controls(explorer)
+    assert list(controls["method"].options) == list(ATTRIBUTION_METHODS)
+    assert len(controls["keypoint"].options) == inspector.num_keypoints  # no "all" for attributions
+    assert explorer.result.axes[1].get_title() == "saliency"
+    controls["method"].value = "integrated_gradients"
+    assert explorer.result.axes[1].get_title().startswith("integrated gradients")
+    assert (0, 1, "integrated_gradients") in inspector._attributions

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from mfvpose_lib.data.transforms import AugmentationConfig
+
 
 @dataclass(frozen=True)
 class Profile:
@@ -34,6 +36,12 @@ class Profile:
     eval_every: int = 1
     val_boxes: str = "det"  # COCO boxes of the per-epoch validation (MPII uses its own)
     val_flip: bool = True
+    # crop size (H, W) overriding the models' defaults; None keeps them (MPII: square crops)
+    coco_input_size: tuple[int, int] | None = None
+    mpii_input_size: tuple[int, int] | None = None
+    # training augmentation; None: the reference recipe of each data set (HRNet/TokenPose)
+    coco_augmentation: AugmentationConfig | None = None
+    mpii_augmentation: AugmentationConfig | None = None
     needs_pretrained: bool = False  # warn loudly when no ImageNet backbone is given
     synth_seed: int = 0
 
@@ -43,9 +51,20 @@ class Profile:
     def lr_steps_for(self, dataset: str) -> tuple[int, ...]:
         return self.mpii_lr_steps if dataset == "mpii" and self.mpii_lr_steps is not None else self.lr_steps
 
+    def input_size_for(self, dataset: str) -> tuple[int, int] | None:
+        return self.mpii_input_size if dataset == "mpii" else self.coco_input_size
+
+    def augmentation_for(self, dataset: str) -> AugmentationConfig | None:
+        return self.mpii_augmentation if dataset == "mpii" else self.coco_augmentation
+
     def model_for(self, dataset: str) -> str:
         return self.mpii_model if dataset == "mpii" else self.coco_model
 
+
+# Augmentation for short CPU runs: smaller rotations and scale changes, rare half-body crops.
+MILD_AUGMENTATION = AugmentationConfig(
+    scale_factor=0.25, rotation_factor=20.0, rotation_prob=0.5, flip_prob=0.5, half_body_prob=0.1
+)
 
 PROFILES: dict[str, Profile] = {
     "smoke": Profile(
@@ -61,6 +80,8 @@ PROFILES: dict[str, Profile] = {
         lr_steps=(),
         workers=0,
         val_flip=True,
+        coco_input_size=(64, 48),
+        mpii_input_size=(64, 64),
     ),
     "cpu": Profile(
         name="cpu",
@@ -69,14 +90,20 @@ PROFILES: dict[str, Profile] = {
         synth_val=200,
         coco_model="mfvpose_tiny",
         mpii_model="mfvpose_tiny_mpii",
-        epochs=20,
-        batch_size=32,
+        epochs=60,
+        batch_size=16,
         lr=1e-3,
-        lr_steps=(15, 18),
-        workers=2,
-        warmup_epochs=0.5,
-        eval_every=2,
+        lr_steps=(45, 55),
+        workers=1,
+        warmup_epochs=1.0,
+        eval_every=5,
         val_flip=False,
+        # small crops: a quarter of the pixels of the models' defaults, so four times the updates
+        coco_input_size=(64, 48),
+        mpii_input_size=(64, 64),
+        # milder than the reference recipes, which are tuned for 200+ epochs
+        coco_augmentation=MILD_AUGMENTATION,
+        mpii_augmentation=MILD_AUGMENTATION,
     ),
     "paper": Profile(
         name="paper",

@@ -22,9 +22,11 @@ def build_split(
     det_file: str | None = None,
     sigma: float = 2.0,
     unbiased_target: bool = True,
+    augmentation=None,
 ) -> Dataset:
     """``dataset`` ``split`` under ``data_root`` with crops of ``model_cfg.input_size`` and
-    targets of ``model_cfg.heatmap_size``; ``train`` switches augmentation on."""
+    targets of ``model_cfg.heatmap_size``; ``train`` switches augmentation on (``augmentation``,
+    a ``data.transforms.AugmentationConfig``, replaces the data set's reference recipe)."""
     from mfvpose_lib.data.dataset import build_dataset
 
     expected_k = 17 if dataset == "coco" else 16
@@ -44,6 +46,7 @@ def build_split(
         det_file=det_file,
         sigma=sigma,
         unbiased_target=unbiased_target,
+        augmentation=augmentation,
     )
     if dataset == "coco" and boxes == "det":
         # remembered for the evaluation settings (and the detector's person AP)

@@ -91,6 +91,7 @@ class TrainConfig:
     input_size: tuple[int, int] | None = None  # overrides the model's default crop (H, W)
     model_overrides: dict[str, Any] = field(default_factory=dict)
     sigma: float = 2.0
+    augmentation: Any = None  # data.transforms.AugmentationConfig; None: the data set's reference recipe
     unbiased_target: bool = True  # sub-pixel Gaussian centres (TokenPose/DARK); False: HRNet's rounding
     val_boxes: str = "gt"
     val_flip: bool = True
@@ -222,7 +223,9 @@ def build_datasets(config: TrainConfig, model: nn.Module) -> tuple[Dataset, Data
 
     cfg = unwrap_model(model).cfg
     common = {"sigma": config.sigma, "unbiased_target": config.unbiased_target}
-    train_set = build_split(config.data_root, config.dataset, "train", cfg, train=True, **common)
+    train_set = build_split(
+        config.data_root, config.dataset, "train", cfg, train=True, augmentation=config.augmentation, **common
+    )
     val_set = build_split(
         config.data_root, config.dataset, "val", cfg, train=False, boxes=config.val_boxes, **common
     )
@@ -613,6 +616,8 @@ def config_from_profile(
         "amp": profile.amp,
         "workers": profile.workers,
         "threads": profile.threads,
+        "input_size": profile.input_size_for(dataset),
+        "augmentation": profile.augmentation_for(dataset),
         "eval_every": profile.eval_every,
         "val_boxes": profile.val_boxes if dataset == "coco" else "gt",
         "val_flip": profile.val_flip,

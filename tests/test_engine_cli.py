@@ -148,3 +148,18 @@ def test_killed_training_process_resumes_to_the_uninterrupted_weights(synth_root
         assert torch.equal(resumed[key], reference[key]), key
     history = (killed / "metrics.csv").read_text().splitlines()
     assert len(history) == 1 + 3
+
+
+def test_pretrained_weights_are_loaded_and_reported(synth_root, coco_run, tmp_path):
+    run = tmp_path / "warm"
+    assert main(_train_args(synth_root, run, "--epochs", "1", "--pretrained", str(coco_run / "best.pt"))) == 0
+    log = (run / "train.log").read_text()
+    assert f"pretrained weights from {coco_run / 'best.pt'}" in log and "tensors loaded" in log
+
+
+def test_paper_profile_warns_without_an_imagenet_backbone(synth_root, tmp_path, capsys):
+    args = _train_args(synth_root, tmp_path / "paper", "--epochs", "1", "--model", "mfvpose_tiny")
+    args[args.index("smoke")] = "paper"
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    assert "WARNING" in err and "ImageNet" in err and "--pretrained" not in args

@@ -70,12 +70,17 @@ def test_ground_truth_heatmaps_score_near_perfect_coco_ap(synth_root, flip, deco
 def test_ground_truth_heatmaps_score_full_pckh(synth_root):
     cfg = OracleConfig(16, (128, 128), (32, 32))
     data, oracle = _oracle(synth_root, "mpii", cfg, flip=True)
-    result = evaluate_model(oracle, data, EvalSettings(dataset="mpii", flip=True), batch_size=4, progress=False)
+    result = evaluate_model(
+        oracle, data, EvalSettings(dataset="mpii", flip=True), batch_size=4, progress=False
+    )
     assert result.metrics["PCKh@0.5"]["Mean"] == pytest.approx(100.0)
     table = per_joint_table(result)
     assert list(table.index) == ["Head", "Shoulder", "Elbow", "Wrist", "Hip", "Knee", "Ankle", "Mean"]
     # a model that outputs nothing useful scores (almost) zero
     blank = Oracle(torch.zeros(len(data), 16, 32, 32), cfg)
-    assert evaluate_model(blank, data, EvalSettings(dataset="mpii", flip=False), progress=False).metrics["PCKh@0.5"][
-        "Mean"
-    ] < 20.0
+    assert (
+        evaluate_model(blank, data, EvalSettings(dataset="mpii", flip=False), progress=False).metrics[
+            "PCKh@0.5"
+        ]["Mean"]
+        < 20.0
+    )

@@ -25,6 +25,7 @@ from mfvpose_lib.viz.keypoint_tokens import (
     plot_token_rollout,
 )
 from mfvpose_lib.viz.widgets import (
+    FigureExplorer,
     attention_explorer,
     attribution_explorer,
     heatmap_explorer,
@@ -221,51 +222,64 @@ def test_unknown_attribution_method_is_named(model, crops):
 # ---------------------------------------------------------------------------------------------
 
 
-def _controls(widget: widgets.interactive) -> dict[str, widgets.Widget]:
-    return {w.description: w for w in widget.kwargs_widgets}
-
-
 def test_attention_explorer_controls_and_updates(inspector):
     explorer = attention_explorer(inspector)
-    assert isinstance(explorer, widgets.interactive)
-    controls = _controls(explorer)
+    assert isinstance(explorer, FigureExplorer) and isinstance(explorer, widgets.VBox)
+    assert bytes(explorer.image.value).startswith(b"\x89PNG")
+    controls = explorer.controls
     assert controls["layer"].min == 0 and controls["layer"].max == inspector.num_layers - 1
     assert controls["layer"].value == inspector.num_layers - 1
     assert controls["sample"].max == len(inspector) - 1
     assert [v for _, v in controls["head"].options] == [-1, *range(inspector.num_heads)]
     assert len(controls["keypoint"].options) == inspector.num_keypoints + 1
-    assert isinstance(explorer.result, Figure) and "layer 4 of 4" in _title(explorer.result)
+    assert isinstance(explorer.figure, Figure) and "layer 4 of 4" in _title(explorer.figure)
 
     controls["layer"].value = 0
-    assert "layer 1 of 4" in _title(explorer.result)
+    assert "layer 1 of 4" in _title(explorer.figure)
     controls["head"].value = 3
-    assert "head 3" in _title(explorer.result)
+    assert "head 3" in _title(explorer.figure)
     controls["keypoint"].value = 5
-    assert _visible_axes(explorer.result) == 1
+    assert _visible_axes(explorer.figure) == 1
     controls["mode"].value = "rollout"
-    assert "rollout through layer 1" in _title(explorer.result)
+    assert "rollout through layer 1" in _title(explorer.figure)
     # the non-interactive path draws the same picture from the same values
-    static = render_attention(inspector, **explorer.kwargs)
-    assert _title(static) == _title(explorer.result)
+    static = render_attention(inspector, **explorer.values)
+    assert _title(static) == _title(explorer.figure)
 
 
 def test_heatmap_explorer_switches_keypoint_and_sample(inspector):
     explorer = heatmap_explorer(inspector)
-    controls = _controls(explorer)
-    assert _visible_axes(explorer.result) == inspector.num_keypoints
+    controls = explorer.controls
+    assert _visible_axes(explorer.figure) == inspector.num_keypoints
     controls["keypoint"].value = 2
-    assert _visible_axes(explorer.result) == 1
-    before = explorer.result
+    assert _visible_axes(explorer.figure) == 1
+    before = explorer.figure
     controls["sample"].value = 1
-    assert explorer.result is not before and explorer.kwargs["sample"] == 1
+    assert explorer.figure is not before and explorer.values["sample"] == 1
 
 
 def test_attribution_explorer_methods(inspector):
     explorer = attribution_explorer(inspector, keypoint=1)
-    controls = _controls(explorer)
+    controls = explorer.controls
     assert list(controls["method"].options) == list(ATTRIBUTION_METHODS)
     assert len(controls["keypoint"].options) == inspector.num_keypoints  # no "all" for attributions
-    assert explorer.result.axes[1].get_title() == "saliency"
+    assert explorer.figure.axes[1].get_title() == "saliency"
     controls["method"].value = "integrated_gradients"
-    assert explorer.result.axes[1].get_title().startswith("integrated gradients")
+    assert explorer.figure.axes[1].get_title().startswith("integrated gradients")
     assert (0, 1, "integrated_gradients") in inspector._attributions
+
+
+def test_figure_explorer_shows_a_render_error_and_recovers():
+    def render(size: int) -> Figure:
+        if size < 1:
+            raise ValueError("size must be positive")
+        fig, ax = plt.subplots(figsize=(size, size))
+        return fig
+
+    explorer = FigureExplorer(render, {"size": widgets.IntSlider(value=2, min=0, max=3)})
+    assert explorer.figure.get_size_inches()[0] == 2
+    explorer.controls["size"].value = 0
+    assert isinstance(explorer.error, ValueError) and "size must be positive" in explorer.message.value
+    explorer.controls["size"].value = 3
+    assert explorer.error is None and explorer.message.value == ""
+    assert explorer.figure.get_size_inches()[0] == 3

@@ -36,6 +36,7 @@ def add_arguments(parser) -> None:
     parser.add_argument(
         "--input-size", type=int, nargs=2, metavar=("H", "W"), help="override the model's crop size"
     )
+    parser.add_argument("--sigma", type=float, help="Gaussian target σ in heatmap pixels")
     parser.add_argument("--val-boxes", choices=["gt", "det"], help="COCO boxes for the per-epoch validation")
     parser.add_argument("--no-val-flip", dest="val_flip", action="store_false", default=None)
     parser.add_argument("--eval-every", type=int)
@@ -69,6 +70,7 @@ def run(args) -> int:
         "compile": args.compile,
         "channels_last": args.channels_last,
         "input_size": tuple(args.input_size) if args.input_size else None,
+        "sigma": args.sigma,
         "val_boxes": args.val_boxes,
         "val_flip": args.val_flip,
         "eval_every": args.eval_every,

@@ -616,6 +616,7 @@ def config_from_profile(
         "amp": profile.amp,
         "workers": profile.workers,
         "threads": profile.threads,
+        "sigma": profile.sigma,
         "input_size": profile.input_size_for(dataset),
         "augmentation": profile.augmentation_for(dataset),
         "eval_every": profile.eval_every,

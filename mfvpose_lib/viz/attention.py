@@ -191,6 +191,8 @@ def plot_keypoint_attention(
             ax.imshow(a, cmap="jet")
         if points is not None and image is not None:
             ax.plot(points[k, 0], points[k, 1], "w+", ms=9, mew=2)
+            ax.set_xlim(-0.5, w - 0.5)  # a point on the border must not widen the panel
+            ax.set_ylim(h - 0.5, -0.5)
         label = keypoint_names[k] if keypoint_names else f"keypoint {k}"
         if notes is not None:
             label = f"{label}\n{notes[k]}"

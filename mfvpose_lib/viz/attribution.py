@@ -136,21 +136,24 @@ def plot_attribution(
 ) -> Figure:
     """Two panels: the crop with the predicted location, and the attribution over the crop.
 
-    Saliency and Grad-CAM are non-negative and drawn on a sequential scale; integrated
-    gradients are signed and drawn on a symmetric diverging scale (red: raises the peak).
+    The map is divided by its largest magnitude (printed on the colour bar). Saliency and
+    Grad-CAM are non-negative and drawn on a sequential scale; integrated gradients are
+    signed and drawn on a symmetric diverging scale (red: raises the peak).
     """
     name = keypoint_name or f"keypoint {result.keypoint}"
     fig, axes = plt.subplots(1, 2, figsize=(5.6, 3.8))
     axes[0].imshow(image)
     axes[0].set_title(f"{name}: peak {result.value:.3f}", fontsize=9)
-    shown = result.attribution
+    # shown relative to its largest magnitude: raw values of an untrained model are tiny
+    scale = float(np.abs(result.attribution).max()) or 1.0
+    shown = result.attribution / scale
     axes[1].imshow(image, alpha=0.45)
     if result.method == "integrated_gradients":
-        bound = float(np.abs(shown).max()) or 1.0
-        im = axes[1].imshow(shown, cmap="bwr", vmin=-bound, vmax=bound, alpha=0.75)
+        im = axes[1].imshow(shown, cmap="bwr", vmin=-1, vmax=1, alpha=0.75)
     else:
-        im = axes[1].imshow(shown, cmap="inferno", alpha=0.75)
-    fig.colorbar(im, ax=axes[1], fraction=0.046, pad=0.04)
+        im = axes[1].imshow(shown, cmap="inferno", vmin=0, vmax=1, alpha=0.75)
+    bar = fig.colorbar(im, ax=axes[1], fraction=0.046, pad=0.04)
+    bar.set_label(f"/ max |attribution| = {scale:.1e}", fontsize=8)
     label = result.method.replace("_", " ")
     if result.delta is not None:
         label += f"\n(completeness gap {result.delta:.1e})"

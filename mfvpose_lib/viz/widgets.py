@@ -1,9 +1,16 @@
 """ipywidgets explorers over :class:`~mfvpose_lib.viz.keypoint_tokens.CropInspector`.
 
-Each explorer is a thin ``ipywidgets.interactive`` around one ``render_*`` function, and the
-``render_*`` function is the non-interactive path: called with the same keyword values as
-the controls it returns the very figure the widget would show. An executed notebook (where
-widgets are only text) saves those figures; in JupyterLab the sliders redraw them.
+Each explorer is a :class:`FigureExplorer`: sliders and dropdowns above a picture drawn by
+one ``render_*`` function, and that function is the non-interactive path -- called with the
+control values (``explorer.values``) it returns the very figure the widget shows. An
+executed notebook (where widgets are only text) saves those figures; in JupyterLab the
+controls redraw them.
+
+The picture is a PNG in an ``ipywidgets.Image`` rather than output captured by
+``ipywidgets.interactive``: notebook runners (papermill/nbclient) echo every output captured
+by an ``Output`` widget back to the kernel and can stall on a large figure there, so a
+notebook built on ``interactive`` would not run unattended. Setting an image's value is an
+ordinary widget-state update and behaves the same in JupyterLab and in a batch run.
 
 Control values: ``sample`` indexes the inspector's crops; ``keypoint`` is a keypoint index
 or -1 for all keypoints; ``head`` a head index or -1 for the mean over heads; ``layer`` a
@@ -12,6 +19,8 @@ or -1 for all keypoints; ``head`` a head index or -1 for the mean over heads; ``
 
 from __future__ import annotations
 
+import html
+import io
 from collections.abc import Callable
 from functools import partial
 
@@ -99,16 +108,53 @@ def _keypoint_dropdown(inspector: CropInspector, value: int, *, allow_all: bool)
     return widgets.Dropdown(options=options, value=value, description="keypoint", style=_STYLE)
 
 
-def _explorer(show: Callable[..., Figure], controls: dict[str, widgets.Widget]) -> widgets.interactive:
-    """``interactive`` that displays the figure ``show`` returns once (closed for pyplot, so the
-    inline backend does not draw it a second time); ``.result`` keeps the last figure."""
+class FigureExplorer(widgets.VBox):
+    """Controls above the PNG of ``render(**values)``; any control change redraws it.
 
-    def update(**values) -> Figure:
-        fig = show(**values)
+    ``figure`` is the last figure drawn (closed for pyplot, so an inline backend never
+    shows it a second time); a render error is shown under the picture and kept in ``error``.
+    """
+
+    def __init__(
+        self, render: Callable[..., Figure], controls: dict[str, widgets.ValueWidget], *, dpi: int = 80
+    ) -> None:
+        self.render = render
+        self.controls = controls
+        self.dpi = dpi
+        self.image = widgets.Image(format="png")
+        self.message = widgets.HTML()
+        self.figure: Figure | None = None
+        self.error: Exception | None = None
+        bar = widgets.HBox(list(controls.values()), layout=widgets.Layout(flex_flow="row wrap"))
+        super().__init__([bar, self.image, self.message])
+        for control in controls.values():
+            control.observe(self._changed, names="value")
+        self.update()
+
+    @property
+    def values(self) -> dict:
+        """The current control values, as keyword arguments of ``render``."""
+        return {name: control.value for name, control in self.controls.items()}
+
+    def update(self) -> Figure:
+        """Draw ``render(**values)`` into the picture and return the figure."""
+        fig = self.render(**self.values)
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=self.dpi, bbox_inches="tight")
         plt.close(fig)
+        self.image.value = buffer.getvalue()
+        self.figure = fig
         return fig
 
-    return widgets.interactive(update, {"auto_display": True}, **controls)
+    def _changed(self, _change: dict) -> None:
+        try:
+            self.update()
+        except Exception as err:  # shown in the widget: a callback's traceback would be lost
+            self.error = err
+            self.message.value = f"<pre style='color: #b00'>{html.escape(repr(err))}</pre>"
+        else:
+            self.error = None
+            self.message.value = ""
 
 
 # --------------------------------------------------------------------------------------------
@@ -124,7 +170,7 @@ def attention_explorer(
     layer: int = -1,
     head: int = ALL,
     keypoint: int = ALL,
-) -> widgets.interactive:
+) -> FigureExplorer:
     """Sliders over crop and layer, dropdowns for mode (one layer or rollout), head and keypoint.
 
     Draws :func:`render_attention`; the keyword arguments set the initial values.
@@ -151,23 +197,21 @@ def attention_explorer(
         ),
         "keypoint": _keypoint_dropdown(inspector, keypoint, allow_all=True),
     }
-    return _explorer(partial(render_attention, inspector), controls)
+    return FigureExplorer(partial(render_attention, inspector), controls)
 
 
-def heatmap_explorer(
-    inspector: CropInspector, *, sample: int = 0, keypoint: int = ALL
-) -> widgets.interactive:
+def heatmap_explorer(inspector: CropInspector, *, sample: int = 0, keypoint: int = ALL) -> FigureExplorer:
     """Crop slider and keypoint dropdown over :func:`render_heatmaps`."""
     controls = {
         "sample": _sample_slider(inspector, sample),
         "keypoint": _keypoint_dropdown(inspector, keypoint, allow_all=True),
     }
-    return _explorer(partial(render_heatmaps, inspector), controls)
+    return FigureExplorer(partial(render_heatmaps, inspector), controls)
 
 
 def attribution_explorer(
     inspector: CropInspector, *, sample: int = 0, keypoint: int = 0, method: str = "saliency"
-) -> widgets.interactive:
+) -> FigureExplorer:
     """Crop slider, keypoint and method dropdowns over :func:`render_attribution`.
 
     Starts with saliency (one backward pass); integrated gradients take ``n_steps`` passes
@@ -184,4 +228,4 @@ def attribution_explorer(
             options=list(ATTRIBUTION_METHODS), value=method, description="method", style=_STYLE
         ),
     }
-    return _explorer(partial(render_attribution, inspector), controls)
+    return FigureExplorer(partial(render_attribution, inspector), controls)

@@ -19,6 +19,8 @@ import pytest
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parent.parent
+# JupyterLab keeps earlier notebooks open in hidden tabs: look only at the visible one.
+ACTIVE = ".jp-NotebookPanel:not(.lm-mod-hidden)"
 CHROMIUM_FLAGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -116,9 +118,13 @@ def test_overview_runs_in_jupyterlab(jupyterlab, browser, tmp_path):
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     try:
         _open_and_run_all(page, url, token, "00_overview.ipynb")
-        page.wait_for_selector(".jp-OutputArea-output:has-text('selected device:')", timeout=120_000)
-        page.wait_for_selector(".jp-OutputArea-output:has-text('registered models')", timeout=120_000)
-        text = page.locator(".jp-NotebookPanel").inner_text()
+        page.wait_for_selector(
+            f"{ACTIVE} .jp-OutputArea-output:has-text('selected device:')", timeout=120_000
+        )
+        page.wait_for_selector(
+            f"{ACTIVE} .jp-OutputArea-output:has-text('registered models')", timeout=120_000
+        )
+        text = page.locator(ACTIVE).inner_text()
         assert "Traceback (most recent call last)" not in text
         assert "00 · The MfvPose study: overview" in text
     finally:
@@ -129,9 +135,12 @@ def test_overview_runs_in_jupyterlab(jupyterlab, browser, tmp_path):
 def _open_and_run_all(page, url: str, token: str, notebook: str) -> None:
     """Open a notebook and run all cells, retrying the command if the kernel was not ready for it."""
     page.goto(f"{url}/lab/tree/{notebook}?token={token}", timeout=60_000)
-    page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=60_000)
+    page.wait_for_selector(f"{ACTIVE} .jp-Cell", timeout=60_000)
     page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=90_000)
-    started = "() => [...document.querySelectorAll('.jp-InputArea-prompt')].some(p => /\\[(\\*|\\d+)\\]/.test(p.innerText))"
+    started = (
+        f"() => [...document.querySelectorAll('{ACTIVE} .jp-InputArea-prompt')]"
+        ".some(p => /\\[(\\*|\\d+)\\]/.test(p.innerText))"
+    )
     for _attempt in range(3):
         page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
         page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
@@ -149,7 +158,7 @@ def test_attention_widgets_redraw_in_jupyterlab(jupyterlab, browser, tmp_path):
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     try:
         _open_and_run_all(page, url, token, "08_attention_widgets.ipynb")
-        explorer = page.locator(".jupyter-widgets.widget-vbox").first
+        explorer = page.locator(f"{ACTIVE} .jupyter-widgets.widget-vbox").first
         explorer.wait_for(timeout=240_000)
         picture = explorer.locator("img").first
         picture.wait_for(timeout=60_000)
@@ -160,9 +169,11 @@ def test_attention_widgets_redraw_in_jupyterlab(jupyterlab, browser, tmp_path):
         assert len(options) >= 2, options
         mode.select_option(label=options[1])
         page.wait_for_function(
-            "([el, old]) => el.getAttribute('src') !== old", arg=[picture.element_handle(), before], timeout=60_000
+            "([el, old]) => el.getAttribute('src') !== old",
+            arg=[picture.element_handle(), before],
+            timeout=60_000,
         )
-        text = page.locator(".jp-NotebookPanel").inner_text()
+        text = page.locator(ACTIVE).inner_text()
         assert "Traceback (most recent call last)" not in text
     finally:
         page.screenshot(path=str(tmp_path / "widgets.png"), full_page=True)

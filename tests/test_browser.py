@@ -19,8 +19,8 @@ import pytest
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parent.parent
-# JupyterLab keeps earlier notebooks open in hidden tabs: look only at the visible one.
-ACTIVE = ".jp-NotebookPanel:not(.lm-mod-hidden)"
+# Each test opens its notebook in a fresh workspace, so the one notebook panel is the active one.
+ACTIVE = ".jp-NotebookPanel"
 CHROMIUM_FLAGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -134,7 +134,9 @@ def test_overview_runs_in_jupyterlab(jupyterlab, browser, tmp_path):
 
 def _open_and_run_all(page, url: str, token: str, notebook: str) -> None:
     """Open a notebook and run all cells, retrying the command if the kernel was not ready for it."""
-    page.goto(f"{url}/lab/tree/{notebook}?token={token}", timeout=60_000)
+    # a workspace of its own, reset, so no tab of an earlier test is open beside it
+    workspace = notebook.removesuffix(".ipynb")
+    page.goto(f"{url}/lab/workspaces/{workspace}/tree/{notebook}?reset&token={token}", timeout=60_000)
     page.wait_for_selector(f"{ACTIVE} .jp-Cell", timeout=60_000)
     page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=90_000)
     started = (

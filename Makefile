@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 reproduce: $(STAMP)
-	$(BIN)/mfvpose reproduce --profile $(PROFILE) $(REPRODUCE_ARGS)
+	$(BIN)/mfvpose reproduce --profile $(PROFILE) --figures-dir figures/$(PROFILE) $(REPRODUCE_ARGS)
 
 # pytest exits 5 when it collected nothing: that is a failure here.
 test: $(STAMP)

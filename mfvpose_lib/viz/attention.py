@@ -152,6 +152,18 @@ def keypoint_rollout(rollout: torch.Tensor, num_keypoints: int, grid: tuple[int,
     return rollout[:num_keypoints, num_keypoints:].reshape(num_keypoints, gh, gw).cpu().numpy()
 
 
+def panel_grid(count: int, cols: int, panel_size: tuple[float, float]):
+    """A figure of ``count`` tick-free panels in rows of at most ``cols``; unused cells hidden."""
+    cols = max(1, min(cols, count))
+    rows = (count + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(panel_size[0] * cols, panel_size[1] * rows), squeeze=False)
+    for i, ax in enumerate(axes.ravel()):
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_visible(i < count)
+    return fig, list(axes.ravel()[:count])
+
+
 def plot_keypoint_attention(
     attention: np.ndarray,
     *,
@@ -171,15 +183,8 @@ def plot_keypoint_attention(
     (one per keypoint) is added under each panel's title.
     """
     keypoints = list(keypoints) if keypoints is not None else list(range(attention.shape[0]))
-    cols = max(1, min(cols, len(keypoints)))
-    rows = (len(keypoints) + cols - 1) // cols
-    fig, axes = plt.subplots(rows, cols, figsize=(1.9 * cols, 2.4 * rows), squeeze=False)
-    for ax in axes.ravel():
-        ax.set_xticks([])
-        ax.set_yticks([])
-        ax.set_visible(False)
-    for ax, k in zip(axes.ravel(), keypoints):
-        ax.set_visible(True)
+    fig, panels = panel_grid(len(keypoints), cols, (1.9, 2.4))
+    for ax, k in zip(panels, keypoints):
         a = attention[k]
         if image is not None:
             h, w = image.shape[:2]

@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
@@ -28,6 +27,7 @@ from mfvpose_lib.viz.attention import (
     attention_rollout,
     keypoint_attention,
     keypoint_rollout,
+    panel_grid,
     plot_keypoint_attention,
 )
 from mfvpose_lib.viz.attribution import KeypointAttribution, keypoint_attribution
@@ -296,16 +296,9 @@ def plot_keypoint_heatmaps(
     """Each keypoint token's predicted heatmap over the crop with its decoded location (+) and,
     when known, the labelled one (x). Colour scales are per panel; the peak value is in the title."""
     keypoints = _keypoint_list(inspection, keypoints)
-    cols = max(1, min(cols, len(keypoints)))
-    rows = (len(keypoints) + cols - 1) // cols
     h, w = inspection.image.shape[:2]
-    fig, axes = plt.subplots(rows, cols, figsize=(1.9 * cols, 2.5 * rows), squeeze=False)
-    for ax in axes.ravel():
-        ax.set_xticks([])
-        ax.set_yticks([])
-        ax.set_visible(False)
-    for ax, k in zip(axes.ravel(), keypoints):
-        ax.set_visible(True)
+    fig, panels = panel_grid(len(keypoints), cols, (1.9, 2.5))
+    for ax, k in zip(panels, keypoints):
         ax.imshow(inspection.image)
         ax.imshow(
             inspection.heatmaps[k],

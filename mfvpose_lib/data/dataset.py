@@ -1,0 +1,199 @@
+"""The top-down pose dataset: person records + the transform pipeline → training/eval items.
+
+``build_dataset(root, "coco"|"mpii", split, ...)`` reads the real HRNet/TokenPose layouts
+(``root/coco/...``, ``root/mpii/...``; ``root`` may also be the ``coco`` or ``mpii`` folder
+itself). Items are dicts ``{image, target, target_weight, meta}`` that torch's default collate
+batches. Randomness comes from torch's generator (one draw per item), so DataLoader workers get
+different augmentations and ``torch.manual_seed`` makes an epoch reproducible.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+from torch.utils.data import Dataset
+
+from mfvpose_lib.data import coco as coco_io
+from mfvpose_lib.data import mpii as mpii_io
+from mfvpose_lib.data.meta import DatasetMeta, get_meta
+from mfvpose_lib.data.transforms import AugmentationConfig, Compose, build_pipeline
+
+log = logging.getLogger(__name__)
+
+
+def load_image(path: str | Path, context: str = "") -> Image.Image:
+    """RGB image; a missing or unreadable file raises an error naming it and its annotation."""
+    where = f" (needed by {context})" if context else ""
+    try:
+        with Image.open(path) as img:
+            img.load()
+            return img.convert("RGB")
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: image file not found{where}") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
+        raise ValueError(f"{path}: cannot decode image{where}: {err}") from None
+
+
+class PoseDataset(Dataset):
+    """Person crops with Gaussian targets; see the module docstring for the item layout."""
+
+    def __init__(
+        self,
+        records: list[dict],
+        meta: DatasetMeta,
+        pipeline: Compose,
+        *,
+        ann_file: Path,
+        image_root: Path,
+        coco=None,
+        gt_valid_file: Path | None = None,
+        split: str = "",
+    ) -> None:
+        self.records = records
+        self.meta = meta
+        self.pipeline = pipeline
+        self.ann_file = Path(ann_file)
+        self.image_root = Path(image_root)
+        self.coco = coco
+        self.gt_valid_file = gt_valid_file
+        self.split = split
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __repr__(self) -> str:
+        return f"PoseDataset({self.meta.name}, {self.split}, {len(self)} people, {self.pipeline!r})"
+
+    def raw_sample(self, index: int) -> dict:
+        """The untransformed sample (PIL image, joints in image pixels, box centre/scale)."""
+        rec = self.records[index]
+        image = load_image(rec["image_path"], context=f"{self.ann_file.name}, image id {rec['image_id']}")
+        return {
+            "image": image,
+            "joints": np.array(rec["joints"], dtype=np.float32, copy=True),
+            "center": np.array(rec["center"], dtype=np.float32, copy=True),
+            "scale": np.array(rec["scale"], dtype=np.float32, copy=True),
+            "rotation": 0.0,
+            "flipped": False,
+        }
+
+    def transform(self, sample: dict, rng: np.random.Generator) -> dict:
+        return self.pipeline(sample, rng)
+
+    def __getitem__(self, index: int) -> dict:
+        rec = self.records[index]
+        seed = int(torch.randint(0, 2**62, (1,)).item())
+        sample = self.pipeline(self.raw_sample(index), np.random.default_rng(seed))
+        meta = {
+            "center": np.asarray(sample["center"], dtype=np.float32),
+            "scale": np.asarray(sample["scale"], dtype=np.float32),
+            "joints": np.asarray(rec["joints"], dtype=np.float32),
+            "image_id": int(rec["image_id"]),
+            "score": float(rec["score"]),
+            "area": float(rec["area"]),
+            "rotation": float(sample["rotation"]),
+            "flipped": bool(sample.get("flipped", False)),
+            "image_path": str(rec["image_path"]),
+            "index": int(index),
+        }
+        return {
+            "image": sample["image"],
+            "target": torch.from_numpy(sample["target"]),
+            "target_weight": torch.from_numpy(sample["target_weight"]),
+            "meta": meta,
+        }
+
+
+def _layout_root(root: Path, dataset: str) -> Path:
+    """``root/<dataset>`` when it exists, else ``root`` itself (already the dataset folder)."""
+    sub = root / dataset
+    if sub.is_dir():
+        return sub
+    marker = "annotations" if dataset == "coco" else "annot"
+    if (root / marker).is_dir():
+        return root
+    raise FileNotFoundError(
+        f"{root}: no {dataset}/ folder (nor {marker}/ inside it); run `mfvpose synth {root}`"
+    )
+
+
+def build_dataset(
+    root: str | Path,
+    dataset: str = "coco",
+    split: str = "train",
+    *,
+    input_size: Sequence[int] = (256, 192),
+    heatmap_size: Sequence[int] = (64, 48),
+    train: bool | None = None,
+    boxes: str = "gt",
+    det_file: str | Path | None = None,
+    det_score_thr: float = 0.0,
+    sigma: float = 2.0,
+    unbiased_target: bool = False,
+    augmentation: AugmentationConfig | None = None,
+    use_joint_weights: bool = False,
+) -> PoseDataset:
+    """A :class:`PoseDataset` for ``dataset`` ``split`` under ``root``.
+
+    ``train`` turns augmentation on (default: ``split == "train"``). COCO ``boxes="det"`` reads
+    ``det_file`` (default ``person_detection_results/COCO_{val,test-dev}2017_detections_…json``)
+    keeping scores ≥ ``det_score_thr``; the test-dev split has no keypoints and needs
+    detections. ``input_size`` and ``heatmap_size`` are (H, W).
+    """
+    dataset = dataset.lower()
+    meta = get_meta(dataset)
+    train = (split == "train") if train is None else bool(train)
+    layout = _layout_root(Path(root), dataset)
+    pipeline = build_pipeline(
+        meta,
+        input_size=input_size,
+        heatmap_size=heatmap_size,
+        train=train,
+        augmentation=augmentation,
+        sigma=sigma,
+        unbiased_target=unbiased_target,
+        use_joint_weights=use_joint_weights,
+    )
+    aspect_ratio = input_size[1] / input_size[0]
+    if dataset == "coco":
+        paths = coco_io.coco_paths(layout, split)
+        if boxes not in ("gt", "det"):
+            raise ValueError(f"boxes must be 'gt' or 'det', got {boxes!r}")
+        if split == "test" and boxes == "gt":
+            raise ValueError("the COCO test-dev split has no ground-truth boxes; use boxes='det'")
+        coco = coco_io.load_coco(paths["ann_file"], require_annotations=split != "test")
+        if boxes == "gt":
+            records = coco_io.gt_records(
+                coco, paths["image_root"], aspect_ratio, source=str(paths["ann_file"])
+            )
+        else:
+            records = coco_io.detection_records(
+                coco, det_file or paths["det_file"], paths["image_root"], aspect_ratio, det_score_thr
+            )
+        return PoseDataset(
+            records,
+            meta,
+            pipeline,
+            ann_file=paths["ann_file"],
+            image_root=paths["image_root"],
+            coco=coco,
+            split=split,
+        )
+    paths = mpii_io.mpii_paths(layout, split)
+    records = mpii_io.mpii_records(
+        paths["ann_file"], paths["image_root"], strict=split != "train", with_joints=split != "test"
+    )
+    return PoseDataset(
+        records,
+        meta,
+        pipeline,
+        ann_file=paths["ann_file"],
+        image_root=paths["image_root"],
+        gt_valid_file=paths["gt_valid_file"] if split == "val" else None,
+        split=split,
+    )

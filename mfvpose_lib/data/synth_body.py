@@ -1,0 +1,257 @@
+"""A procedural 3-D stick body shared by the COCO and MPII synthetic sets.
+
+One skeleton carries every joint either layout needs (COCO's face points, MPII's pelvis,
+thorax, upper neck and head top), so both sets come from the same renderer. Poses are drawn
+from joint-angle priors (standing, walking, reaching, crouching, sitting, bending) in a body
+frame (x = the person's left, y = up, z = where the person faces); the scene turns it by a yaw
+that covers the full circle (front-facing views are the most common): a person seen from the
+back has their left on the image left, and only the face (eyes, nose, mouth versus hair), the
+feet and the bend of knees and elbows tell which way they face.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+JOINTS = (
+    "pelvis", "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle",
+    "thorax", "upper_neck", "head", "left_shoulder", "right_shoulder", "left_elbow", "right_elbow",
+    "left_wrist", "right_wrist", "nose", "left_eye", "right_eye", "left_ear", "right_ear",
+    "head_top", "left_toe", "right_toe", "left_hand", "right_hand",
+)  # fmt: skip
+J = {name: i for i, name in enumerate(JOINTS)}
+
+COCO_FROM_BODY = tuple(
+    J[n]
+    for n in (
+        "nose",
+        "left_eye",
+        "right_eye",
+        "left_ear",
+        "right_ear",
+        "left_shoulder",
+        "right_shoulder",
+        "left_elbow",
+        "right_elbow",
+        "left_wrist",
+        "right_wrist",
+        "left_hip",
+        "right_hip",
+        "left_knee",
+        "right_knee",
+        "left_ankle",
+        "right_ankle",
+    )  # fmt: skip
+)
+MPII_FROM_BODY = tuple(
+    J[n]
+    for n in (
+        "right_ankle",
+        "right_knee",
+        "right_hip",
+        "left_hip",
+        "left_knee",
+        "left_ankle",
+        "pelvis",
+        "thorax",
+        "upper_neck",
+        "head_top",
+        "right_wrist",
+        "right_elbow",
+        "right_shoulder",
+        "left_shoulder",
+        "left_elbow",
+        "left_wrist",
+    )  # fmt: skip
+)
+
+# Points on the surface of the head sphere (visible only when facing the camera).
+FACE_POINTS = ("nose", "left_eye", "right_eye", "left_ear", "right_ear", "head_top")
+
+POSTURES = ("stand", "walk", "reach", "crouch", "sit", "bend")
+POSTURE_PROBS = (0.42, 0.3, 0.12, 0.06, 0.04, 0.06)
+
+UP = np.array([0.0, 1.0, 0.0])
+DOWN = -UP
+FORWARD = np.array([0.0, 0.0, 1.0])
+LEFT = np.array([1.0, 0.0, 0.0])
+
+
+def rotation(axis: np.ndarray, angle: float) -> np.ndarray:
+    """Rodrigues rotation matrix about a unit ``axis`` by ``angle`` radians."""
+    axis = np.asarray(axis, dtype=np.float64)
+    axis = axis / np.linalg.norm(axis)
+    x, y, z = axis
+    c, s = np.cos(angle), np.sin(angle)
+    k = np.array([[0, -z, y], [z, 0, -x], [-y, x, 0]])
+    return np.eye(3) * c + s * k + (1 - c) * np.outer(axis, axis)
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / max(np.linalg.norm(v), 1e-9)
+
+
+def _bend(direction: np.ndarray, towards: np.ndarray, angle: float) -> np.ndarray:
+    """Turn ``direction`` by ``angle`` inside the plane it spans with ``towards``."""
+    perp = towards - np.dot(towards, direction) * direction
+    if np.linalg.norm(perp) < 1e-6:
+        perp = np.cross(direction, LEFT)
+    perp = _unit(perp)
+    return np.cos(angle) * direction + np.sin(angle) * perp
+
+
+@dataclass
+class Body:
+    """Joints (len(JOINTS), 3) in body units (standing height ≈ 1), radii per limb, head frame."""
+
+    joints: np.ndarray
+    head_radius: float
+    head_axes: np.ndarray  # rows: left, up, forward of the head, in body frame
+    limb_radius: dict[str, float]
+    posture: str
+    long_sleeves: bool
+    long_pants: bool
+
+
+def sample_body(rng: np.random.Generator) -> Body:
+    """Draw proportions and a pose from joint-angle priors."""
+    deg = np.pi / 180.0
+    posture = POSTURES[rng.choice(len(POSTURES), p=POSTURE_PROBS)]
+    g = lambda mean, sd: float(rng.normal(mean, sd))  # noqa: E731 - short local sampler
+    prop = float(np.clip(rng.normal(1.0, 0.05), 0.88, 1.12))
+    head_r = 0.062 * float(np.clip(rng.normal(1.0, 0.06), 0.85, 1.15))
+    torso_len, neck_len = 0.29 * prop, 0.045
+    sh_half = 0.115 * float(np.clip(rng.normal(1.0, 0.08), 0.85, 1.2))
+    hip_half = 0.085 * float(np.clip(rng.normal(1.0, 0.08), 0.85, 1.2))
+    uarm, farm = 0.165 * prop, 0.145 * prop
+    thigh, shin, foot = 0.245 * prop, 0.24 * prop, 0.065
+
+    lean = g(0, 6) * deg
+    if posture == "bend":
+        lean = float(rng.uniform(30, 70)) * deg
+    elif posture == "crouch":
+        lean = float(rng.uniform(15, 40)) * deg
+    side = g(0, 5) * deg
+    twist = g(0, 12) * deg
+    # a positive rotation about +x (the person's left) tilts up towards +z: a forward lean
+    torso = rotation(UP, twist) @ rotation(FORWARD, side) @ rotation(LEFT, lean)
+    pelvis_frame = rotation(UP, g(0, 6) * deg)
+
+    joints = np.zeros((len(JOINTS), 3))
+    joints[J["pelvis"]] = 0.0
+    joints[J["left_hip"]] = pelvis_frame @ (LEFT * hip_half)
+    joints[J["right_hip"]] = pelvis_frame @ (-LEFT * hip_half)
+    thorax = torso @ (UP * torso_len)
+    joints[J["thorax"]] = thorax
+    shoulder_drop = torso @ (DOWN * 0.02)
+    joints[J["left_shoulder"]] = thorax + torso @ (LEFT * sh_half) + shoulder_drop
+    joints[J["right_shoulder"]] = thorax - torso @ (LEFT * sh_half) + shoulder_drop
+
+    neck_frame = torso @ rotation(LEFT, g(5, 8) * deg)
+    upper_neck = thorax + neck_frame @ (UP * neck_len)
+    joints[J["upper_neck"]] = upper_neck
+    head_yaw = float(np.clip(rng.normal(0, 25), -70, 70)) * deg
+    head = (
+        neck_frame
+        @ rotation(UP, head_yaw)
+        @ rotation(LEFT, g(0, 12) * deg)
+        @ rotation(FORWARD, g(0, 8) * deg)
+    )
+    h_left, h_up, h_fwd = head @ LEFT, head @ UP, head @ FORWARD
+    centre = upper_neck + h_up * head_r * 1.05
+    joints[J["head"]] = centre
+    joints[J["head_top"]] = centre + h_up * head_r
+    joints[J["nose"]] = centre + _unit(h_fwd - 0.12 * h_up) * head_r * 1.12
+    for sign, name in ((1, "left"), (-1, "right")):
+        joints[J[f"{name}_eye"]] = centre + _unit(0.85 * h_fwd + sign * 0.36 * h_left + 0.2 * h_up) * head_r
+        joints[J[f"{name}_ear"]] = centre + _unit(sign * h_left - 0.12 * h_fwd + 0.02 * h_up) * head_r * 1.02
+
+    # arms, in the torso frame
+    for sign, name in ((1, "left"), (-1, "right")):
+        if posture == "reach" and rng.random() < 0.75:
+            abduct = float(rng.uniform(60, 170))
+        else:
+            abduct = abs(g(12, 14)) if rng.random() < 0.7 else float(rng.uniform(30, 110))
+        flex = g(0, 30) + (40 if posture in ("crouch", "sit") else 0)
+        upper_dir = rotation(LEFT, -flex * deg) @ rotation(FORWARD, sign * abduct * deg) @ DOWN
+        shoulder = joints[J[f"{name}_shoulder"]]
+        elbow = shoulder + uarm * (torso @ upper_dir)
+        elbow_flex = abs(g(0, 20)) if rng.random() < 0.5 else float(rng.uniform(30, 145))
+        towards = 0.8 * FORWARD + 0.35 * UP - sign * 0.3 * LEFT + rng.normal(0, 0.25, 3)
+        fore_dir = _bend(upper_dir, towards, elbow_flex * deg)
+        wrist = elbow + farm * (torso @ fore_dir)
+        joints[J[f"{name}_elbow"]] = elbow
+        joints[J[f"{name}_wrist"]] = wrist
+        joints[J[f"{name}_hand"]] = wrist + 0.04 * (torso @ fore_dir)
+
+    # legs, in the pelvis frame
+    stride = float(rng.uniform(10, 32))
+    lead = 1 if rng.random() < 0.5 else -1
+    for sign, name in ((1, "left"), (-1, "right")):
+        abduct = g(4, 5)
+        if posture == "walk":
+            hip_flex = lead * sign * stride + g(0, 4)
+            knee = float(rng.uniform(0, 15)) if lead * sign > 0 else float(rng.uniform(10, 45))
+        elif posture == "crouch":
+            hip_flex, knee = float(rng.uniform(60, 110)), float(rng.uniform(90, 140))
+            abduct += float(rng.uniform(0, 15))
+        elif posture == "sit":
+            hip_flex, knee = float(rng.uniform(75, 100)), float(rng.uniform(70, 100))
+        elif posture == "bend":
+            hip_flex, knee = g(0, 6), abs(g(0, 10))
+        else:
+            hip_flex, knee = g(0, 8), abs(g(0, 8))
+            abduct += abs(g(0, 6))
+        thigh_dir = rotation(LEFT, -hip_flex * deg) @ rotation(FORWARD, sign * abduct * deg) @ DOWN
+        hip = joints[J[f"{name}_hip"]]
+        knee_pos = hip + thigh * (pelvis_frame @ thigh_dir)
+        shin_dir = _bend(thigh_dir, -FORWARD, knee * deg)
+        ankle = knee_pos + shin * (pelvis_frame @ shin_dir)
+        toe_dir = _unit(_unit(FORWARD - np.dot(FORWARD, shin_dir) * shin_dir) * 0.95 + 0.3 * shin_dir)
+        joints[J[f"{name}_knee"]] = knee_pos
+        joints[J[f"{name}_ankle"]] = ankle
+        joints[J[f"{name}_toe"]] = ankle + foot * (pelvis_frame @ toe_dir)
+
+    radius = {
+        "spine": 0.085, "torso_side": 0.05, "shoulder_line": 0.045, "hip_line": 0.062,
+        "neck": 0.034, "upper_arm": (0.04, 0.032), "forearm": (0.031, 0.024), "hand": 0.03,
+        "thigh": (0.062, 0.045), "shin": (0.044, 0.034), "foot": (0.03, 0.026),
+    }  # fmt: skip
+    radius = {k: tuple(float(x) * float(np.clip(rng.normal(1.0, 0.1), 0.8, 1.25)) for x in np.atleast_1d(v))
+              for k, v in radius.items()}  # fmt: skip
+    return Body(
+        joints=joints,
+        head_radius=head_r,
+        head_axes=np.stack([h_left, h_up, h_fwd]),
+        limb_radius={k: v if len(v) > 1 else v[0] for k, v in radius.items()},
+        posture=posture,
+        long_sleeves=bool(rng.random() < 0.55),
+        long_pants=bool(rng.random() < 0.7),
+    )
+
+
+def joint_radius(body: Body, index: int) -> float:
+    """How far a joint's front surface is in front of its centre (body units)."""
+    name = JOINTS[index]
+    r = body.limb_radius
+    if name in FACE_POINTS:
+        return 0.0
+    if "shoulder" in name:
+        return r["upper_arm"][0]
+    if "elbow" in name:
+        return r["forearm"][0]
+    if "wrist" in name or "hand" in name:
+        return r["forearm"][1]
+    if "hip" in name:
+        return r["hip_line"]
+    if "knee" in name:
+        return r["shin"][0]
+    if "ankle" in name or "toe" in name:
+        return r["shin"][1]
+    if name in ("pelvis", "thorax"):
+        return r["spine"]
+    if name == "upper_neck":
+        return r["neck"]
+    return body.head_radius

@@ -53,7 +53,7 @@ def smoke_study(tmp_path_factory):
         error = None
     except NotebookFailed as err:
         error = str(err)
-    summary = pd.read_csv(out / "summary.csv").fillna("")
+    summary = pd.read_csv(out / "summary.csv", keep_default_na=False)
     return summary.set_index("notebook"), error, base
 
 

@@ -33,8 +33,12 @@ def atomic_torch_save(obj: Any, path: str | os.PathLike) -> Path:
     return _atomic_replace(Path(path), lambda fh: torch.save(obj, fh))
 
 
+def atomic_write_bytes(data: bytes, path: str | os.PathLike) -> Path:
+    return _atomic_replace(Path(path), lambda fh: fh.write(data))
+
+
 def atomic_write_text(text: str, path: str | os.PathLike) -> Path:
-    return _atomic_replace(Path(path), lambda fh: fh.write(text.encode("utf-8")))
+    return atomic_write_bytes(text.encode("utf-8"), path)
 
 
 def atomic_write_json(obj: Any, path: str | os.PathLike, indent: int = 2) -> Path:

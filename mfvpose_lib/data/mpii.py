@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from mfvpose_lib.data.meta import MPII_JOINT_ABBREVIATIONS, MPII_META
-from mfvpose_lib.io_utils import read_json
+from mfvpose_lib.io_utils import atomic_write_bytes, read_json
 
 log = logging.getLogger(__name__)
 
@@ -188,13 +188,9 @@ def write_mpii_gt_valid(
     ``joints_1based`` (N, 16, 2), ``visible`` (N, 16), ``head_boxes_1based`` (N, 4: x1, y1, x2, y2).
     """
     import io
-    import os
-    import tempfile
 
     from scipy.io import savemat
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     names = np.empty((1, 16), dtype=object)
     for i, abbr in enumerate(MPII_JOINT_ABBREVIATIONS):
         names[0, i] = abbr
@@ -210,13 +206,4 @@ def write_mpii_gt_valid(
     raw = bytearray(buffer.getvalue())
     # the 116-byte text header carries a creation time; a fixed one makes the file reproducible
     raw[:116] = b"MATLAB 5.0 MAT-file, written by mfvpose_lib (MPII gt_valid layout)".ljust(116)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(bytes(raw))
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    return atomic_write_bytes(bytes(raw), path)

@@ -66,22 +66,19 @@ def measure_train_throughput(
         scaler.step(optimizer)
         scaler.update()
 
-    def sync() -> None:
+    def timed(count: int) -> float:
+        """Seconds for ``count`` steps, waiting for queued GPU work before stopping the clock."""
+        start = time.perf_counter()
+        for _ in range(count):
+            step()
         if dev.type == "cuda":
             torch.cuda.synchronize(dev)
+        return time.perf_counter() - start
 
-    warm_start = time.perf_counter()
-    for _ in range(warmup):
-        step()
-    sync()
-    warm_seconds = time.perf_counter() - warm_start
+    warm_seconds = timed(warmup)
     if dev.type == "cuda":
         torch.cuda.reset_peak_memory_stats(dev)
-    start = time.perf_counter()
-    for _ in range(steps):
-        step()
-    sync()
-    seconds = time.perf_counter() - start
+    seconds = timed(steps)
     result = {
         "model": model_name,
         "params_M": sum(p.numel() for p in model.parameters()) / 1e6,

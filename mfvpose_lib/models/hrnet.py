@@ -18,12 +18,13 @@ Module attribute names reproduce the public state-dict keys (``conv1``, ``bn1``,
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import torch
 import torch.nn as nn
 
 from mfvpose_lib.models.checkpoint import build_config
+from mfvpose_lib.models.config import PoseTaskConfig
 from mfvpose_lib.models.registry import register_family, register_model
 
 BN_MOMENTUM = 0.1
@@ -412,23 +413,32 @@ class HRNetStage3(HRNetTrunk):
 
 
 @dataclass(frozen=True)
-class HRNetConfig:
-    """Pose HRNet: four stages and a 1x1 conv head on the highest-resolution branch.
+class HRNetTrunkConfig(PoseTaskConfig):
+    """A pose task on an HRNet trunk (stem, ``layer1``, stages 2 and 3): the fields that the
+    full pose HRNet and the stage-3 extractor of TokenPose / MfvPose share."""
 
-    Stage 4 keeps only branch 0 at its last module, as in the public pose network.
-    """
-
-    num_keypoints: int = 17
-    input_size: tuple[int, int] = (256, 192)
-    heatmap_size: tuple[int, int] = (64, 48)
     width: int = 32
     stem_channels: int = 64
     layer1_planes: int = 64
     layer1_blocks: int = 4
     stage2_modules: int = 1
     stage3_modules: int = 4
-    stage4_modules: int = 3
     num_blocks: int = 4
+
+    def trunk_kwargs(self) -> dict:
+        """Keyword arguments of :class:`HRNetTrunk` (and :class:`HRNetStage3`)."""
+        task_fields = PoseTaskConfig.__dataclass_fields__
+        return {f.name: getattr(self, f.name) for f in fields(HRNetTrunkConfig) if f.name not in task_fields}
+
+
+@dataclass(frozen=True)
+class HRNetConfig(HRNetTrunkConfig):
+    """Pose HRNet: four stages and a 1x1 conv head on the highest-resolution branch.
+
+    Stage 4 keeps only branch 0 at its last module, as in the public pose network.
+    """
+
+    stage4_modules: int = 3
     final_conv_kernel: int = 1
 
     def __post_init__(self):
@@ -444,17 +454,6 @@ class HRNetConfig:
             )
         if self.final_conv_kernel not in (1, 3):
             raise ValueError(f"HRNetConfig: final_conv_kernel must be 1 or 3, got {self.final_conv_kernel}")
-
-    def trunk_kwargs(self) -> dict:
-        return {
-            "width": self.width,
-            "stem_channels": self.stem_channels,
-            "layer1_planes": self.layer1_planes,
-            "layer1_blocks": self.layer1_blocks,
-            "stage2_modules": self.stage2_modules,
-            "stage3_modules": self.stage3_modules,
-            "num_blocks": self.num_blocks,
-        }
 
 
 @register_family(HRNetConfig)

@@ -14,6 +14,7 @@ import torch
 import torch.nn as nn
 
 from mfvpose_lib.models.checkpoint import build_config
+from mfvpose_lib.models.config import PoseTaskConfig
 from mfvpose_lib.models.hrnet import (
     BN_MOMENTUM,
     Bottleneck,
@@ -34,10 +35,7 @@ _DECONV_PADDING = {4: (1, 0), 3: (1, 1), 2: (0, 0)}
 
 
 @dataclass(frozen=True)
-class SimpleBaselineConfig:
-    num_keypoints: int = 17
-    input_size: tuple[int, int] = (256, 192)
-    heatmap_size: tuple[int, int] = (64, 48)
+class SimpleBaselineConfig(PoseTaskConfig):
     depth: int = 50
     num_deconv_layers: int = 3
     deconv_channels: int = 256

@@ -38,7 +38,7 @@ from mfvpose_lib.layers.position_embedding import frozen_sine_position_embedding
 from mfvpose_lib.layers.transformer import TransformerEncoder
 from mfvpose_lib.models.checkpoint import build_config
 from mfvpose_lib.models.hrfov import HRFOV, HRFOVConfig
-from mfvpose_lib.models.hrnet import HRNetStage3
+from mfvpose_lib.models.hrnet import HRNetStage3, HRNetTrunkConfig
 from mfvpose_lib.models.registry import register_family, register_model
 
 # --------------------------------------------------------------------------------------------
@@ -47,25 +47,14 @@ from mfvpose_lib.models.registry import register_family, register_model
 
 
 @dataclass(frozen=True)
-class TokenPoseConfig:
+class TokenPoseConfig(HRNetTrunkConfig):
     """TokenPose hyper-parameters. Defaults are TokenPose-B at 256x192 on COCO.
 
     ``depth`` is the number of layers per encoder stack and ``num_stacks`` the number of
     stacks (1 for B, 3 for L); the model has ``depth * num_stacks`` layers in sequence.
-    The backbone fields are those of :class:`~mfvpose_lib.models.hrnet.HRNetTrunk`.
+    The task and backbone fields come from :class:`~mfvpose_lib.models.hrnet.HRNetTrunkConfig`.
     """
 
-    num_keypoints: int = 17
-    input_size: tuple[int, int] = (256, 192)
-    heatmap_size: tuple[int, int] = (64, 48)
-    # HRNet stage-3 extractor
-    width: int = 32
-    stem_channels: int = 64
-    layer1_planes: int = 64
-    layer1_blocks: int = 4
-    stage2_modules: int = 1
-    stage3_modules: int = 4
-    num_blocks: int = 4
     # tokens and Transformer
     patch_size: tuple[int, int] = (4, 3)
     dim: int = 192
@@ -119,17 +108,6 @@ class TokenPoseConfig:
     @property
     def total_depth(self) -> int:
         return self.depth * self.num_stacks
-
-    def backbone_kwargs(self) -> dict:
-        return {
-            "width": self.width,
-            "stem_channels": self.stem_channels,
-            "layer1_planes": self.layer1_planes,
-            "layer1_blocks": self.layer1_blocks,
-            "stage2_modules": self.stage2_modules,
-            "stage3_modules": self.stage3_modules,
-            "num_blocks": self.num_blocks,
-        }
 
 
 # --------------------------------------------------------------------------------------------
@@ -272,7 +250,7 @@ class TokenPose(nn.Module):
     ) -> None:
         super().__init__()
         self.cfg = cfg
-        self.pre_feature = HRNetStage3(**cfg.backbone_kwargs())
+        self.pre_feature = HRNetStage3(**cfg.trunk_kwargs())
         if hrfov is not None:
             self.hrfov = HRFOV(self.pre_feature.layer1_channels, self.pre_feature.out_channels, hrfov)
             init_hrfov_weights(self.hrfov)

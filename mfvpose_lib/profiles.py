@@ -29,7 +29,7 @@ class Profile:
     # --- training details (engine.train.TrainConfig fields of the same names)
     mpii_epochs: int | None = None  # None: same as ``epochs``
     mpii_lr_steps: tuple[int, ...] | None = None  # None: same as ``lr_steps``
-    sigma: float = 2.0  # target σ in heatmap pixels (the paper's 2 is for 64x48 heatmaps)
+    sigma: float | None = 2.0  # target σ in heatmap px; None: the model family's (2, or 3 at 384x288)
     threads: int | None = None  # torch CPU threads for training; None: torch's default
     warmup_epochs: float = 0.0
     clip_grad_norm: float | None = None
@@ -45,6 +45,8 @@ class Profile:
     mpii_augmentation: AugmentationConfig | None = None
     needs_pretrained: bool = False  # warn loudly when no ImageNet backbone is given
     synth_seed: int = 0
+    # each model's public recipe (total batch, lr, schedule) replaces batch_size/lr/epochs/lr_steps
+    public_recipe: bool = False
 
     def epochs_for(self, dataset: str) -> int:
         return self.mpii_epochs if dataset == "mpii" and self.mpii_epochs is not None else self.epochs
@@ -116,7 +118,7 @@ PROFILES: dict[str, Profile] = {
     ),
     "paper": Profile(
         name="paper",
-        description="the paper's recipe on COCO 2017 / MPII and a GPU",
+        description="each model's public recipe on COCO 2017 / MPII and a GPU (fp32 unless AMP is asked for)",
         synth_train=0,
         synth_val=0,
         coco_model="mfvpose_b",
@@ -126,11 +128,43 @@ PROFILES: dict[str, Profile] = {
         lr=1e-3,
         lr_steps=(200, 260),
         workers=8,
+        sigma=None,
+        amp="off",
         val_flip=True,
         eval_every=10,
         needs_pretrained=True,
+        public_recipe=True,
     ),
 }
+
+
+@dataclass(frozen=True)
+class PublicRecipe:
+    """The training settings of a model's public yaml files (4 GPUs in every reference)."""
+
+    total_batch: int
+    lr: float
+    epochs: int
+    lr_steps: tuple[int, ...]
+    source: str
+
+
+# HRNet (w32/w48 256x192 and MPII yaml files): Adam 1e-3, 210 epochs, x0.1 at 170 and 200;
+# SimpleBaseline (its yaml files in the same layout): 140 epochs, x0.1 at 90 and 120; TokenPose and
+# MfvPose (the paper follows TokenPose): 300 epochs, x0.1 at 200 and 260. Batches per the yaml files:
+# TokenPose-B and HRNet on COCO 4 x 32 = 128; TokenPose-L and every MPII model 4 x 16 = 64.
+def public_recipe(model: str) -> PublicRecipe:
+    """The public recipe of a registered model name (the paper's for MfvPose)."""
+    mpii = model.endswith("_mpii")
+    if model.startswith("hrnet_"):
+        return PublicRecipe(64 if mpii else 128, 1e-3, 210, (170, 200), "HRNet experiments/*.yaml")
+    if model.startswith("simplebaseline_"):
+        return PublicRecipe(64 if mpii else 128, 1e-3, 140, (90, 120), "SimpleBaseline experiments/*.yaml")
+    if model.startswith(("tokenpose_", "mfvpose_")):
+        large = "_l_" in model
+        source = "TokenPose experiments/*.yaml" + (" (the MfvPose paper follows it)" if model.startswith("mfvpose") else "")
+        return PublicRecipe(64 if (mpii or large) else 128, 1e-3, 300, (200, 260), source)
+    raise KeyError(f"no public recipe is known for model {model!r}")
 
 
 def get_profile(name: str, **overrides) -> Profile:

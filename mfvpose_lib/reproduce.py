@@ -50,20 +50,12 @@ def discover_notebooks(notebook_dir: Path = NOTEBOOK_DIR, only: list[str] | None
     return notebooks
 
 
-def prepare_data(profile_name: str, data_root: Path) -> None:
-    """Render the synthetic set when the data root is empty (not for the ``paper`` profile)."""
-    profile = get_profile(profile_name)
-    has_data = (data_root / "coco").is_dir() or (data_root / "mpii").is_dir()
-    if profile.synth_train == 0:
-        if not has_data:
-            raise FileNotFoundError(
-                f"profile {profile_name!r} needs real data: {data_root} has neither coco/ nor mpii/ "
-                "(see README, 'Real COCO 2017 / MPII data')"
-            )
-        return
-    from mfvpose_lib.data.synth import ensure_synthetic
+def prepare_data(profile_name: str, data_root: Path) -> Path:
+    """Find the profile's data under ``data_root`` (rendering the synthetic set into its own
+    sub-folder when the profile uses it); a user's data is only read. Returns the folder."""
+    from mfvpose_lib.study import resolve_data_root
 
-    ensure_synthetic(data_root, profile.synth_train, profile.synth_val)
+    return resolve_data_root(profile_name, data_root)[0]
 
 
 def _describe_failure(notebook: Path, err: Exception) -> str:

@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from mfvpose_lib.data import build_dataset, load_mpii_gt_valid
+from mfvpose_lib.data.codec import HeatmapCodec
 from mfvpose_lib.data.mpii import write_mpii_gt_valid
 
 
@@ -101,7 +102,11 @@ def test_coco_detection_boxes_with_threshold(tmp_path, caplog):
                            boxes="det", det_score_thr=0.2)  # fmt: skip
     assert [r["image_id"] for r in ds.records] == [1, 3]
     assert "1 box of zero or negative size" in caplog.text and "score below 0.2" in caplog.text
-    np.testing.assert_allclose(ds.records[0]["center"], [39.0, 56.0])
+    # the default codec takes TokenPose's geometry: box centre x + (w - 1)/2; HRNet's is x + w/2
+    np.testing.assert_allclose(ds.records[0]["center"], [38.5, 55.5])
+    hrnet = build_dataset(tmp_path, "coco", "val", boxes="det", det_score_thr=0.2,
+                          codec=HeatmapCodec(input_size=(64, 48), heatmap_size=(16, 12), geometry="hrnet"))  # fmt: skip
+    np.testing.assert_allclose(hrnet.records[0]["center"], [39.0, 56.0])
     assert ds[0]["meta"]["score"] == pytest.approx(0.95)
 
 

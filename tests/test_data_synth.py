@@ -117,7 +117,7 @@ def test_training_items_from_the_synthetic_set(synth_root):
     torch.manual_seed(0)
     batch = next(iter(DataLoader(ds, batch_size=4, shuffle=True)))
     assert batch["image"].shape == (4, 3, 128, 96) and batch["target"].shape == (4, 17, 32, 24)
-    assert batch["target_weight"].sum() > 0 and batch["target"].max() == pytest.approx(1.0)
+    assert batch["target_weight"].sum() > 0 and 0.95 < batch["target"].max() <= 1.0
     val = build_dataset(synth_root, "coco", "val", input_size=(128, 96), heatmap_size=(32, 24), boxes="det")
     assert len(val) > 0 and all(r["score"] < 1 for r in val.records)
 
@@ -137,4 +137,5 @@ def test_benchmark_compares_equal_targets(synth_root):
     df = benchmark_dataframe(synth_root, samples=6, input_size=(64, 48), heatmap_size=(16, 12), repeats=1)
     assert list(df["what"])[:2] == ["pipeline (this library)", "pipeline (reference)"]
     assert (df["per_s"] > 0).all() and df.attrs["max_target_difference"] < 1e-5
+    assert df.attrs["max_pixel_difference_grey_levels"] <= 1.0
     assert df["workers_for_2000_per_s"].iloc[0] >= 1

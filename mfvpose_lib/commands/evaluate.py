@@ -20,8 +20,12 @@ def add_arguments(parser) -> None:
         "--det-file", default=None, help="detection json (default: the layout's standard file)"
     )
     parser.add_argument("--no-flip", dest="flip", action="store_false", help="no flip test")
-    parser.add_argument("--shift", action="store_true", help="shift flipped heatmaps one pixel (HRNet)")
-    parser.add_argument("--decode", choices=["dark", "quarter"], default="dark")
+    parser.add_argument("--flip-alignment", choices=["exact", "hrnet_1px", "none"], default=None,
+                        help="align the flipped-back heatmaps: exact for the crop geometry, HRNet's one-pixel "
+                             "shift, or none (default: the checkpoint's codec)")  # fmt: skip
+    parser.add_argument("--shift", action="store_true", help="same as --flip-alignment hrnet_1px")
+    parser.add_argument("--decode", choices=["dark", "quarter", "argmax"], default=None,
+                        help="heatmap decoder (default: the checkpoint's codec)")  # fmt: skip
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--workers", type=int, default=0)
     parser.add_argument("--device", default="auto")
@@ -34,7 +38,7 @@ def run(args) -> int:
 
     try:
         settings = EvalSettings(dataset=args.dataset, boxes=args.boxes, split=args.split, flip=args.flip,
-                                shift=args.shift, decode=args.decode)  # fmt: skip
+                                shift=args.shift, decode=args.decode, flip_alignment=args.flip_alignment)  # fmt: skip
         result = evaluate_checkpoint(
             args.checkpoint, args.data, settings, device=args.device, batch_size=args.batch_size,
             workers=args.workers, amp=args.amp, out_dir=args.out, det_file=args.det_file,

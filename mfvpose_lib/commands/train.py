@@ -18,6 +18,11 @@ def add_arguments(parser) -> None:
     parser.add_argument("--out", required=True, help="run folder: last.pt, best.pt, metrics.csv, train.log")
     parser.add_argument("--epochs", type=int)
     parser.add_argument("--batch-size", type=int, help="per process; the effective batch is this × processes")
+    parser.add_argument("--total-batch", type=int,
+                        help="total batch of a recipe, split over processes and accumulation steps "
+                             "(the paper profile sets each model's public value)")  # fmt: skip
+    parser.add_argument("--accumulate-steps", type=int,
+                        help="gradient accumulation: one optimizer step every N batches (when a GPU cannot hold the batch)")  # fmt: skip
     parser.add_argument("--lr", type=float)
     parser.add_argument("--lr-steps", type=int, nargs="*", help="epochs where the lr is multiplied by 0.1")
     parser.add_argument(
@@ -59,6 +64,8 @@ def run(args) -> int:
         "lr": args.lr,
         "lr_steps": tuple(args.lr_steps) if args.lr_steps is not None else None,
         "lr_scaling": args.lr_scaling,
+        "total_batch": args.total_batch,
+        "accumulate_steps": args.accumulate_steps,
         "warmup_epochs": args.warmup_epochs,
         "optimizer": args.optimizer,
         "weight_decay": args.weight_decay,

@@ -17,13 +17,14 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 
-from mfvpose_lib.data.codec import blur_heatmaps, decode_heatmaps, get_max_preds
+from mfvpose_lib.data.codec import HeatmapCodec, blur_heatmaps, decode_heatmaps, get_max_preds
 from mfvpose_lib.data.dataset import PoseDataset, build_dataset
 from mfvpose_lib.data.geometry import affine_points, get_affine_transform
-from mfvpose_lib.data.transforms import IMAGENET_MEAN, IMAGENET_STD, warp_affine
+from mfvpose_lib.data.transforms import IMAGENET_MEAN, IMAGENET_STD
 
 FEED_RATE = 2000.0  # samples/s a GPU training run of the paper's models consumes (order of magnitude)
 
@@ -96,18 +97,17 @@ def reference_item(dataset: PoseDataset, index: int, seed: int) -> dict:
     flipped = sample.get("flipped", False)
     if flipped:  # the reference mirrors the pixels, then crops
         image = np.ascontiguousarray(image[:, ::-1])
-    crop_size = dataset.pipeline.steps[-3].input_size  # AffineCrop
-    out_h, out_w = crop_size
-    trans = get_affine_transform(sample["center"], sample["scale"], sample["rotation"], (out_w, out_h))
-    from PIL import Image
-
-    crop = warp_affine(Image.fromarray(image), trans, (out_w, out_h))
+    crop_step = dataset.pipeline.steps[-3]  # AffineCrop
+    out_h, out_w = crop_step.input_size
+    trans = get_affine_transform(sample["center"], sample["scale"], sample["rotation"], (out_w, out_h),
+                                 geometry=crop_step.geometry)  # fmt: skip
+    crop = cv2.warpAffine(image, trans, (out_w, out_h), flags=cv2.INTER_LINEAR)
     joints = np.array(sample["joints"], dtype=np.float32, copy=True)
     for j in range(len(joints)):
         if joints[j, 2] > 0:
             joints[j, :2] = affine_points(joints[j, :2], trans)
-    gen = dataset.pipeline.steps[-2]
-    target, weight = reference_encode_heatmaps(joints, gen.input_size, gen.heatmap_size, gen.sigma)
+    codec = dataset.pipeline.steps[-2].codec
+    target, weight = reference_encode_heatmaps(joints, codec.input_size, codec.heatmap_size, codec.sigma)
     chw = crop.astype(np.float32).transpose(2, 0, 1) / 255.0
     for c in range(3):
         chw[c] = (chw[c] - IMAGENET_MEAN[c]) / IMAGENET_STD[c]
@@ -139,17 +139,19 @@ def benchmark_dataframe(
     try:
         if not (Path(data_root) / "coco" / "annotations" / "person_keypoints_train2017.json").is_file():
             ensure_synthetic(data_root, 48, 4, seed=0)
-        ds = build_dataset(
-            data_root, "coco", "train", input_size=input_size, heatmap_size=heatmap_size, train=True
-        )
+        # the reference is HRNet's loader: its geometry and integer-centred, windowed targets
+        codec = HeatmapCodec(input_size=tuple(input_size), heatmap_size=tuple(heatmap_size), geometry="hrnet",
+                             target="integer", target_window=True, decoder="quarter")  # fmt: skip
+        ds = build_dataset(data_root, "coco", "train", codec=codec, train=True)
         n = min(samples, 10 * len(ds))
         indices = [i % len(ds) for i in range(n)]
         seeds = list(range(n))
-        # agreement: same draws → same targets (pixels differ only by the resampling filter)
-        max_diff = 0.0
+        # agreement: same draws → same targets and the same pixels (both cut with cv2.warpAffine)
+        max_diff = max_pixel_diff = 0.0
         for i, s in zip(indices[:20], seeds[:20]):
             a, b = _fast_item(ds, i, s), reference_item(ds, i, s)
             max_diff = max(max_diff, float(np.abs(a["target"] - b["target"]).max()))
+            max_pixel_diff = max(max_pixel_diff, float(np.abs(a["image"] - b["image"]).max() * 255 * max(IMAGENET_STD)))
             assert np.array_equal(a["target_weight"] > 0, b["target_weight"] > 0)
         rows = []
         for name, fn in (("pipeline (this library)", _fast_item), ("pipeline (reference)", reference_item)):
@@ -183,6 +185,7 @@ def benchmark_dataframe(
             dtype="Int64",
         )
         df.attrs["max_target_difference"] = max_diff
+        df.attrs["max_pixel_difference_grey_levels"] = max_pixel_diff
         return df
     finally:
         torch.set_num_threads(threads)
@@ -205,6 +208,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"data pipeline, COCO layout, {h}x{w} crops, one process / one thread (= one worker)")
     print(df.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     print(f"largest target difference between the two pipelines: {df.attrs['max_target_difference']:.2e}")
+    print(f"largest pixel difference: {df.attrs['max_pixel_difference_grey_levels']:.2f} grey levels")
     print(
         f"speed-up of the training pipeline: {df.loc[0, 'speedup_vs_reference']:.2f}x; "
         f"workers to feed {FEED_RATE:.0f} samples/s: {df.loc[0, 'workers_for_2000_per_s']} "

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mfvpose_lib.data.geometry import box_to_center_scale
+from mfvpose_lib.data.geometry import box_to_center_scale, clean_box
 from mfvpose_lib.data.meta import COCO_META
 from mfvpose_lib.io_utils import read_json
 
@@ -89,8 +89,11 @@ def image_file(coco, image_id: int, image_root: Path) -> Path:
     return Path(image_root) / name
 
 
-def gt_records(coco, image_root: str | Path, aspect_ratio: float, source: str = "") -> list[dict]:
-    """One record per usable ground-truth person, HRNet's filtering with logged counts."""
+def gt_records(
+    coco, image_root: str | Path, aspect_ratio: float, source: str = "", geometry: str = "hrnet"
+) -> list[dict]:
+    """One record per usable ground-truth person, HRNet's filtering with logged counts; boxes
+    are cleaned and centred in the convention of the crop ``geometry``."""
     num_k = COCO_META.num_keypoints
     dropped: Counter[str] = Counter()
     examples: dict[str, list[int]] = {}
@@ -126,7 +129,7 @@ def gt_records(coco, image_root: str | Path, aspect_ratio: float, source: str = 
             if box is None or len(box) != 4:
                 drop("bbox missing or not of length 4", ann_id)
                 continue
-            clean = _clean_box(box, width, height)
+            clean = _clean_box(box, width, height, geometry)
             if clean is None or float(ann.get("area", 1.0)) <= 0:
                 drop("box of zero or negative size", ann_id)
                 continue
@@ -136,7 +139,7 @@ def gt_records(coco, image_root: str | Path, aspect_ratio: float, source: str = 
             joints = kps.copy()
             joints[:, 2] = np.minimum(joints[:, 2], 1.0)
             joints[joints[:, 2] <= 0, :2] = 0.0
-            center, scale = box_to_center_scale(clean, aspect_ratio)
+            center, scale = box_to_center_scale(clean, aspect_ratio, geometry=geometry)
             records.append(
                 {
                     "image_path": str(path),
@@ -160,19 +163,14 @@ def gt_records(coco, image_root: str | Path, aspect_ratio: float, source: str = 
     return records
 
 
-def _clean_box(box, width, height) -> list[float] | None:
-    """Clip ``[x, y, w, h]`` to the image as HRNet's ``clean_bbox``; None when nothing is left."""
+def _clean_box(box, width, height, geometry: str) -> list[float] | None:
+    """Clip ``[x, y, w, h]`` to the image (``geometry.clean_box``); None when nothing is left."""
     x, y, w, h = (float(v) for v in box)
     if not all(np.isfinite([x, y, w, h])) or w <= 0 or h <= 0:
         return None
     if width is None or height is None:
         return [x, y, w, h]
-    x1, y1 = max(0.0, x), max(0.0, y)
-    x2 = min(width - 1.0, x1 + max(0.0, w - 1.0))
-    y2 = min(height - 1.0, y1 + max(0.0, h - 1.0))
-    if x2 >= x1 and y2 >= y1:
-        return [x1, y1, x2 - x1, y2 - y1]
-    return None
+    return clean_box([x, y, w, h], width, height, geometry)
 
 
 def detection_records(
@@ -181,8 +179,10 @@ def detection_records(
     image_root: str | Path,
     aspect_ratio: float,
     score_threshold: float = 0.0,
+    geometry: str = "hrnet",
 ) -> list[dict]:
-    """One record per person detection with score ≥ ``score_threshold`` (HRNet ``image_thre``)."""
+    """One record per person detection with score ≥ ``score_threshold`` (HRNet ``image_thre``),
+    centred in the convention of the crop ``geometry``."""
     det_file = Path(det_file)
     dets = read_json(det_file)
     if not isinstance(dets, list):
@@ -208,7 +208,7 @@ def detection_records(
         if len(box) != 4 or not (float(box[2]) > 0 and float(box[3]) > 0):
             dropped["box of zero or negative size"] += 1
             continue
-        center, scale = box_to_center_scale(box, aspect_ratio)
+        center, scale = box_to_center_scale(box, aspect_ratio, geometry=geometry)
         records.append(
             {
                 "image_path": str(image_file(coco, image_id, image_root)),

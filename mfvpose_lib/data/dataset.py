@@ -20,6 +20,7 @@ from torch.utils.data import Dataset
 
 from mfvpose_lib.data import coco as coco_io
 from mfvpose_lib.data import mpii as mpii_io
+from mfvpose_lib.data.codec import HeatmapCodec
 from mfvpose_lib.data.meta import DatasetMeta, get_meta
 from mfvpose_lib.data.transforms import AugmentationConfig, Compose, build_pipeline
 
@@ -53,6 +54,7 @@ class PoseDataset(Dataset):
         coco=None,
         gt_valid_file: Path | None = None,
         split: str = "",
+        codec: HeatmapCodec | None = None,
     ) -> None:
         self.records = records
         self.meta = meta
@@ -62,6 +64,7 @@ class PoseDataset(Dataset):
         self.coco = coco
         self.gt_valid_file = gt_valid_file
         self.split = split
+        self.codec = codec
 
     def __len__(self) -> int:
         return len(self.records)
@@ -133,8 +136,7 @@ def build_dataset(
     boxes: str = "gt",
     det_file: str | Path | None = None,
     det_score_thr: float = 0.0,
-    sigma: float = 2.0,
-    unbiased_target: bool = False,
+    codec: HeatmapCodec | None = None,
     augmentation: AugmentationConfig | None = None,
     use_joint_weights: bool = False,
 ) -> PoseDataset:
@@ -143,23 +145,19 @@ def build_dataset(
     ``train`` turns augmentation on (default: ``split == "train"``). COCO ``boxes="det"`` reads
     ``det_file`` (default ``person_detection_results/COCO_{val,test-dev}2017_detections_…json``)
     keeping scores ≥ ``det_score_thr``; the test-dev split has no keypoints and needs
-    detections. ``input_size`` and ``heatmap_size`` are (H, W).
+    detections. ``codec`` (a :class:`HeatmapCodec`) decides crop geometry and targets; without
+    one, the default codec of ``input_size`` and ``heatmap_size`` (H, W) is used. The data set
+    keeps it as ``.codec`` for evaluation.
     """
     dataset = dataset.lower()
     meta = get_meta(dataset)
     train = (split == "train") if train is None else bool(train)
     layout = _layout_root(Path(root), dataset)
+    codec = codec or HeatmapCodec(input_size=tuple(input_size), heatmap_size=tuple(heatmap_size))
     pipeline = build_pipeline(
-        meta,
-        input_size=input_size,
-        heatmap_size=heatmap_size,
-        train=train,
-        augmentation=augmentation,
-        sigma=sigma,
-        unbiased_target=unbiased_target,
-        use_joint_weights=use_joint_weights,
+        meta, codec=codec, train=train, augmentation=augmentation, use_joint_weights=use_joint_weights
     )
-    aspect_ratio = input_size[1] / input_size[0]
+    aspect_ratio = codec.input_size[1] / codec.input_size[0]
     if dataset == "coco":
         paths = coco_io.coco_paths(layout, split)
         if boxes not in ("gt", "det"):
@@ -169,11 +167,12 @@ def build_dataset(
         coco = coco_io.load_coco(paths["ann_file"], require_annotations=split != "test")
         if boxes == "gt":
             records = coco_io.gt_records(
-                coco, paths["image_root"], aspect_ratio, source=str(paths["ann_file"])
+                coco, paths["image_root"], aspect_ratio, source=str(paths["ann_file"]), geometry=codec.geometry
             )
         else:
             records = coco_io.detection_records(
-                coco, det_file or paths["det_file"], paths["image_root"], aspect_ratio, det_score_thr
+                coco, det_file or paths["det_file"], paths["image_root"], aspect_ratio, det_score_thr,
+                geometry=codec.geometry,
             )
         return PoseDataset(
             records,
@@ -183,6 +182,7 @@ def build_dataset(
             image_root=paths["image_root"],
             coco=coco,
             split=split,
+            codec=codec,
         )
     paths = mpii_io.mpii_paths(layout, split)
     records = mpii_io.mpii_records(
@@ -196,4 +196,5 @@ def build_dataset(
         image_root=paths["image_root"],
         gt_valid_file=paths["gt_valid_file"] if split == "val" else None,
         split=split,
+        codec=codec,
     )

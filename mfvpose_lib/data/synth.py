@@ -450,11 +450,18 @@ def _manifest(n_train: int, n_val: int, seed: int) -> dict:
 def write_synthetic(
     out_root: str | Path, n_train: int, n_val: int, seed: int = 0, verbose: bool = False
 ) -> dict:
-    """Render and write the whole synthetic set; returns timing and counts."""
+    """Render and write the whole synthetic set; returns timing and counts.
+
+    Refuses empty counts, and a folder that holds anything this function did not write (no
+    manifest of ours): a user's data is never overwritten. The manifest is written first, marked
+    incomplete, so a killed write can be redone in place.
+    """
     out = Path(out_root)
+    if int(n_train) < 1 or int(n_val) < 1:
+        raise ValueError(f"{out}: the synthetic set needs at least one train and one val image, got {n_train}/{n_val}")
+    check_writable_synthetic_root(out)
     manifest_path = out / MANIFEST
-    if manifest_path.exists():
-        manifest_path.unlink()  # the set is incomplete until the end of this call
+    atomic_write_json({**_manifest(n_train, n_val, seed), "complete": False}, manifest_path)
     start = time.perf_counter()
     coco_root, mpii_root = out / "coco", out / "mpii"
     write_coco_split(coco_root, "train", n_train, seed)
@@ -466,13 +473,45 @@ def write_synthetic(
     write_mpii_split(mpii_root, "val", n_val, seed)
     elapsed = time.perf_counter() - start
     n_images = 2 * (n_train + n_val)
-    stats = {**_manifest(n_train, n_val, seed), "images": n_images, "seconds": round(elapsed, 2),
+    stats = {**_manifest(n_train, n_val, seed), "complete": True, "images": n_images, "seconds": round(elapsed, 2),
              "images_per_s": round(n_images / max(elapsed, 1e-9), 1), "detections": len(dets)}  # fmt: skip
     atomic_write_json(stats, manifest_path)
     if verbose:
         print(f"wrote {n_images} images to {out} in {elapsed:.1f} s ({stats['images_per_s']} images/s)")
     log.info("synthetic set at %s: %s", out, stats)
     return stats
+
+
+def is_synthetic_root(folder: str | Path) -> bool:
+    """True when ``folder`` holds a manifest of ours (complete or not)."""
+    path = Path(folder) / MANIFEST
+    if not path.is_file():
+        return False
+    try:
+        return read_json(path).get("format") == "mfvpose-synthetic"
+    except (ValueError, AttributeError):
+        return False
+
+
+def check_writable_synthetic_root(folder: str | Path) -> None:
+    """Raise unless ``folder`` is missing, empty, or a synthetic set of ours."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise FileExistsError(f"{folder}: is a file, not a folder for the synthetic set")
+    if not folder.is_dir() or is_synthetic_root(folder):
+        return
+    entries = sorted(p.name for p in folder.iterdir())
+    if entries:
+        shown = ", ".join(entries[:5]) + (" …" if len(entries) > 5 else "")
+        raise FileExistsError(
+            f"{folder}: holds files the synthetic-data writer did not write ({shown}); refusing to "
+            f"write over them. Point the synthetic set at an empty folder."
+        )
+
+
+def synthetic_set_name(n_train: int, n_val: int, seed: int = 0) -> str:
+    """The folder name of one generation setting, so sets of different sizes live side by side."""
+    return f"synth_v{FORMAT_VERSION}_{int(n_train)}x{int(n_val)}_seed{int(seed)}"
 
 
 def is_complete(out_root: str | Path, n_train: int, n_val: int, seed: int = 0) -> bool:
@@ -484,8 +523,8 @@ def is_complete(out_root: str | Path, n_train: int, n_val: int, seed: int = 0) -
         manifest = read_json(manifest_path)
     except ValueError:
         return False
-    wanted = _manifest(n_train, n_val, seed)
-    if any(manifest.get(k) != v for k, v in wanted.items()):
+    wanted = {**_manifest(n_train, n_val, seed), "complete": True}
+    if any(manifest.get(k, True if k == "complete" else None) != v for k, v in wanted.items()):
         return False
     needed = [
         out / "coco" / "annotations" / "person_keypoints_train2017.json",

@@ -13,13 +13,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 import torch
 from PIL import Image
 
-from mfvpose_lib.data.codec import encode_heatmaps
-from mfvpose_lib.data.geometry import PIXEL_STD, affine_points, fliplr_joints, get_affine_transform
+from mfvpose_lib.data.codec import HeatmapCodec
+from mfvpose_lib.data.geometry import PIXEL_STD, affine_points, check_geometry, fliplr_joints, get_affine_transform
 from mfvpose_lib.data.meta import DatasetMeta
+
+# one OpenCV thread per loader process: the data loader parallelises across workers
+cv2.setNumThreads(1)
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -155,39 +159,30 @@ def image_width(image) -> int:
 
 
 class AffineCrop:
-    """Crop ``input_size`` (H, W) around center/scale/rotation (HRNet ``get_affine_transform``).
+    """Crop ``input_size`` (H, W) around center/scale/rotation in one ``geometry``.
 
     Writes ``image`` (uint8 H×W×3 array), ``joints_input`` (K, 3) in crop pixels and ``trans``
-    (2×3 original → crop). ``resample="bilinear"`` is OpenCV's ``warpAffine`` with linear
-    interpolation (as the reference code; PIL's generic path, ~1.6 ms per 256×192 crop);
-    ``resample="fast"`` (default) samples nearest pixels on a 2× or 3× finer grid and averages
-    each block (~0.3 ms) -- an area filter that also avoids aliasing when shrinking. Both use the
-    same geometry, so keypoints and pixels agree exactly either way.
+    (2×3 original → crop). Pixels are cut with ``cv2.warpAffine`` and bilinear interpolation,
+    as both reference code bases do; a flipped sample folds the mirror into the matrix, which
+    equals mirroring the pixels first and warping them (tests hold both to ≤ 1 grey level).
     """
 
-    def __init__(self, input_size: Sequence[int], resample: str = "fast") -> None:
-        if resample not in ("fast", "bilinear"):
-            raise ValueError(f"resample must be 'fast' or 'bilinear', got {resample!r}")
+    def __init__(self, input_size: Sequence[int], geometry: str = "hrnet") -> None:
         self.input_size = (int(input_size[0]), int(input_size[1]))
-        self.resample = resample
+        self.geometry = check_geometry(geometry)
 
     def __call__(self, sample: dict, rng: np.random.Generator | None = None) -> dict:
         out_h, out_w = self.input_size
         trans = get_affine_transform(
-            sample["center"], sample["scale"], sample.get("rotation", 0.0), (out_w, out_h)
+            sample["center"], sample["scale"], sample.get("rotation", 0.0), (out_w, out_h), geometry=self.geometry
         )
-        image = sample["image"]
-        if not isinstance(image, Image.Image):
-            image = Image.fromarray(np.asarray(image))
+        pixels = as_rgb_array(sample["image"])
         pixel_trans = trans
         if sample.get("flipped", False):
             # sample coordinates are in the mirrored frame; the pixels are still the original ones
-            mirror = np.array([[-1.0, 0.0, image.size[0] - 1.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+            mirror = np.array([[-1.0, 0.0, pixels.shape[1] - 1.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
             pixel_trans = trans @ mirror
-        if self.resample == "bilinear":
-            sample["image"] = warp_affine(image, pixel_trans, (out_w, out_h))
-        else:
-            sample["image"] = warp_affine_supersampled(image, pixel_trans, (out_w, out_h))
+        sample["image"] = warp_affine(pixels, pixel_trans, (out_w, out_h))
         joints = np.array(sample["joints"], dtype=np.float32, copy=True)
         visible = joints[:, 2] > 0
         joints[visible, :2] = affine_points(joints[visible, :2], trans)
@@ -196,80 +191,27 @@ class AffineCrop:
         return sample
 
 
-def _pil_affine_coeffs(trans: np.ndarray) -> tuple[float, ...]:
-    """PIL's AFFINE data for a centre-convention 2×3 matrix (input → output).
-
-    PIL maps output pixel corners: input = A·(x + 0.5) + c, in corner coordinates (centre of
-    pixel i at i + 0.5). OpenCV and keypoints use centres at i. Shift by half a pixel on both sides.
-    """
-    inv = np.linalg.inv(np.vstack([trans, [0.0, 0.0, 1.0]]))[:2]
-    lin, t = inv[:, :2], inv[:, 2]
-    t_pil = t + 0.5 - lin @ np.array([0.5, 0.5])
-    return (lin[0, 0], lin[0, 1], t_pil[0], lin[1, 0], lin[1, 1], t_pil[1])
+def as_rgb_array(image) -> np.ndarray:
+    """A contiguous uint8 H×W×3 array from a PIL image or an array."""
+    return np.ascontiguousarray(np.asarray(image, dtype=np.uint8))
 
 
-def warp_affine(image: Image.Image, trans: np.ndarray, size: Sequence[int], fill=(0, 0, 0)) -> np.ndarray:
-    """``cv2.warpAffine`` (linear) semantics: output pixel (x, y) samples the input at trans⁻¹(x, y)."""
-    out = image.transform(
-        (int(size[0]), int(size[1])),
-        Image.Transform.AFFINE,
-        _pil_affine_coeffs(trans),
-        resample=Image.Resampling.BILINEAR,
-        fillcolor=fill,
-    )
-    return np.asarray(out)
-
-
-def warp_affine_supersampled(
-    image: Image.Image, trans: np.ndarray, size: Sequence[int], fill=(0, 0, 0)
-) -> np.ndarray:
-    """Same geometry as :func:`warp_affine`; nearest samples on an f× grid averaged per pixel.
-
-    f = 2 when the crop shrinks or keeps the image scale, 3 when it enlarges more than 1.5×.
-    Sub-pixel j of the fine grid sits at output coordinate (j + 0.5)/f − 0.5, so the block
-    average is centred on the output pixel.
-    """
-    zoom = float(np.sqrt(abs(np.linalg.det(trans[:, :2]))))
-    f = 3 if zoom > 1.5 else 2
-    fine = np.array([[f, 0.0, (f - 1) / 2.0], [0.0, f, (f - 1) / 2.0], [0.0, 0.0, 1.0]]) @ np.vstack(
-        [trans, [0.0, 0.0, 1.0]]
-    )
-    big = image.transform(
-        (int(size[0]) * f, int(size[1]) * f),
-        Image.Transform.AFFINE,
-        _pil_affine_coeffs(fine[:2]),
-        resample=Image.Resampling.NEAREST,
-        fillcolor=fill,
-    )
-    return np.asarray(big.reduce(f))
+def warp_affine(image, trans: np.ndarray, size: Sequence[int]) -> np.ndarray:
+    """``cv2.warpAffine`` with bilinear interpolation and a black border (the references' call);
+    ``size`` is (W, H)."""
+    return cv2.warpAffine(as_rgb_array(image), np.asarray(trans, dtype=np.float64), (int(size[0]), int(size[1])),
+                          flags=cv2.INTER_LINEAR)  # fmt: skip
 
 
 class GenerateTarget:
-    """Gaussian heatmaps and weights from ``joints_input`` (see :mod:`mfvpose_lib.data.codec`)."""
+    """Gaussian heatmaps and weights from ``joints_input`` with the run's :class:`HeatmapCodec`."""
 
-    def __init__(
-        self,
-        input_size: Sequence[int],
-        heatmap_size: Sequence[int],
-        sigma: float = 2.0,
-        unbiased: bool = False,
-        joint_weights: np.ndarray | None = None,
-    ) -> None:
-        self.input_size = tuple(input_size)
-        self.heatmap_size = tuple(heatmap_size)
-        self.sigma = sigma
-        self.unbiased = unbiased
+    def __init__(self, codec: HeatmapCodec, joint_weights: np.ndarray | None = None) -> None:
+        self.codec = codec
         self.joint_weights = joint_weights
 
     def __call__(self, sample: dict, rng: np.random.Generator | None = None) -> dict:
-        target, weight = encode_heatmaps(
-            sample["joints_input"],
-            input_size=self.input_size,
-            heatmap_size=self.heatmap_size,
-            sigma=self.sigma,
-            unbiased=self.unbiased,
-            joint_weights=self.joint_weights,
-        )
+        target, weight = self.codec.encode(sample["joints_input"], joint_weights=self.joint_weights)
         sample["target"] = target
         sample["target_weight"] = weight
         return sample
@@ -300,17 +242,22 @@ def denormalize(image: torch.Tensor | np.ndarray) -> np.ndarray:
 def build_pipeline(
     meta: DatasetMeta,
     *,
-    input_size: Sequence[int],
-    heatmap_size: Sequence[int],
+    codec: HeatmapCodec | None = None,
+    input_size: Sequence[int] | None = None,
+    heatmap_size: Sequence[int] | None = None,
     train: bool,
     augmentation: AugmentationConfig | None = None,
-    sigma: float = 2.0,
-    unbiased_target: bool = False,
     use_joint_weights: bool = False,
-    resample: str = "fast",
 ) -> Compose:
-    """The training or test pipeline for one layout. Test time: crop, target, normalise -- no
-    randomness; flip testing is done on the model output (``codec.flip_back``)."""
+    """The training or test pipeline for one layout, cropping and encoding with ``codec``
+    (or a default :class:`HeatmapCodec` of ``input_size``/``heatmap_size``). Test time: crop,
+    target, normalise -- no randomness; flip testing is done on the model output
+    (:meth:`HeatmapCodec.flip_back`)."""
+    if codec is None:
+        if input_size is None or heatmap_size is None:
+            raise ValueError("build_pipeline needs a codec, or input_size and heatmap_size")
+        codec = HeatmapCodec(input_size=tuple(input_size), heatmap_size=tuple(heatmap_size))
+    input_size = codec.input_size
     steps: list = []
     if train:
         aug = augmentation or default_augmentation(meta.name)
@@ -320,15 +267,7 @@ def build_pipeline(
         steps.append(RandomScaleRotation(aug.scale_factor, aug.rotation_factor, aug.rotation_prob))
         if aug.flip_prob > 0:
             steps.append(RandomFlip(meta.flip_pairs, aug.flip_prob))
-    steps.append(AffineCrop(input_size, resample=resample))
-    steps.append(
-        GenerateTarget(
-            input_size,
-            heatmap_size,
-            sigma=sigma,
-            unbiased=unbiased_target,
-            joint_weights=meta.joint_weights_array if use_joint_weights else None,
-        )
-    )
+    steps.append(AffineCrop(input_size, geometry=codec.geometry))
+    steps.append(GenerateTarget(codec, joint_weights=meta.joint_weights_array if use_joint_weights else None))
     steps.append(Normalize())
     return Compose(steps)

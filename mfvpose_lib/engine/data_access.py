@@ -20,13 +20,14 @@ def build_split(
     train: bool,
     boxes: str = "gt",
     det_file: str | None = None,
-    sigma: float = 2.0,
-    unbiased_target: bool = True,
+    codec=None,
     augmentation=None,
 ) -> Dataset:
-    """``dataset`` ``split`` under ``data_root`` with crops of ``model_cfg.input_size`` and
-    targets of ``model_cfg.heatmap_size``; ``train`` switches augmentation on (``augmentation``,
-    a ``data.transforms.AugmentationConfig``, replaces the data set's reference recipe)."""
+    """``dataset`` ``split`` under ``data_root`` cut and encoded by ``codec`` (default: the
+    codec of the model's family at ``model_cfg``'s sizes); ``train`` switches augmentation on
+    (``augmentation``, a ``data.transforms.AugmentationConfig``, replaces the data set's
+    reference recipe)."""
+    from mfvpose_lib.data.codec import codec_for_model
     from mfvpose_lib.data.dataset import build_dataset
 
     expected_k = 17 if dataset == "coco" else 16
@@ -35,17 +36,21 @@ def build_split(
             f"the model predicts {model_cfg.num_keypoints} keypoints but {dataset} has {expected_k}; "
             f"use a {'*_mpii' if dataset == 'mpii' else 'COCO-layout'} model"
         )
+    if codec is not None and (tuple(codec.input_size), tuple(codec.heatmap_size)) != (
+        tuple(model_cfg.input_size), tuple(model_cfg.heatmap_size)
+    ):
+        raise ValueError(
+            f"codec sizes {codec.input_size} → {codec.heatmap_size} do not match the model's "
+            f"{tuple(model_cfg.input_size)} → {tuple(model_cfg.heatmap_size)}"
+        )
     data = build_dataset(
         data_root,
         dataset,
         split,
-        input_size=tuple(model_cfg.input_size),
-        heatmap_size=tuple(model_cfg.heatmap_size),
+        codec=codec or codec_for_model(model_cfg),
         train=train,
         boxes=boxes if dataset == "coco" else "gt",
         det_file=det_file,
-        sigma=sigma,
-        unbiased_target=unbiased_target,
         augmentation=augmentation,
     )
     if dataset == "coco" and boxes == "det":

@@ -20,7 +20,7 @@ import torch.nn as nn
 from torch.utils.data import DataLoader, Dataset
 from torch.utils.data.distributed import DistributedSampler
 
-from mfvpose_lib.data.codec import decode_heatmaps, flip_back, heatmap_to_image_coords
+from mfvpose_lib.data.codec import FLIP_ALIGNMENTS, HeatmapCodec, codec_for_model, codec_from_checkpoint
 from mfvpose_lib.data.mpii import load_mpii_gt_valid
 from mfvpose_lib.engine.distributed import DistInfo, gather_objects
 from mfvpose_lib.engine.loss import JointsMSELoss
@@ -32,16 +32,18 @@ PIXEL_STD = 200.0
 
 @dataclass(frozen=True)
 class EvalSettings:
-    """Test-time choices. Defaults follow TokenPose (flip, DARK, no shift); HRNet and
-    SimpleBaseline use ``decode="quarter"`` with ``shift=True``."""
+    """Test-time choices. Decoding and flip alignment come from the data set's
+    :class:`~mfvpose_lib.data.codec.HeatmapCodec` (the family's own test settings) unless
+    ``decode`` / ``flip_alignment`` name another; ``shift=True`` is HRNet's one-pixel flip
+    shift (``flip_alignment="hrnet_1px"``)."""
 
     dataset: str
     boxes: str = "gt"  # "gt" or "det" (COCO); MPII always uses its annotated person boxes
     split: str = "val"  # "val", or "test" (COCO test-dev: write the submission only)
     flip: bool = True
     shift: bool = False
-    decode: str = "dark"
-    blur_kernel: int = 11
+    decode: str | None = None  # None: the codec's decoder
+    flip_alignment: str | None = None  # None: the codec's ("exact", "hrnet_1px", "none")
     in_vis_thre: float = 0.2  # joints above this count in the pose score (HRNet)
     oks_thre: float = 0.9  # OKS-NMS threshold (HRNet)
 
@@ -50,8 +52,17 @@ class EvalSettings:
             raise ValueError(f"dataset must be coco or mpii, got {self.dataset!r}")
         if self.boxes not in ("gt", "det"):
             raise ValueError(f"boxes must be gt or det, got {self.boxes!r}")
-        if self.decode not in ("dark", "quarter", "argmax"):
+        if self.decode not in (None, "dark", "quarter", "argmax"):
             raise ValueError(f"decode must be dark, quarter or argmax, got {self.decode!r}")
+        if self.flip_alignment not in (None, *FLIP_ALIGNMENTS):
+            raise ValueError(f"flip_alignment must be one of {', '.join(FLIP_ALIGNMENTS)}, got {self.flip_alignment!r}")
+        if self.shift and self.flip_alignment not in (None, "hrnet_1px"):
+            raise ValueError("shift=True is flip_alignment='hrnet_1px'; do not give both")
+
+    def resolve(self, codec: HeatmapCodec) -> HeatmapCodec:
+        """The codec these settings decode and align flips with."""
+        alignment = "hrnet_1px" if self.shift else self.flip_alignment
+        return codec.replace(decoder=self.decode, flip_alignment=alignment)
 
 
 @dataclass
@@ -138,7 +149,7 @@ def predict(
         sampler = DistributedSampler(dataset, num_replicas=dist.world_size, rank=dist.rank, shuffle=False)
     loader = DataLoader(dataset, batch_size=batch_size, sampler=sampler, shuffle=False, num_workers=workers,
                         pin_memory=device.type == "cuda")  # fmt: skip
-    cfg = model.cfg
+    codec = settings.resolve(dataset_codec(model, dataset))
     criterion = JointsMSELoss()
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
     parts: dict[str, list] = {
@@ -162,14 +173,14 @@ def predict(
             loss = criterion(heatmaps, batch["target"].to(device), batch["target_weight"].to(device))
             loss_sum += float(loss) * images.shape[0]
             loss_count += images.shape[0]
+        heatmaps = heatmaps.cpu().numpy()
         if settings.flip:
-            heatmaps = (heatmaps + flip_back(flipped.float(), flip_pairs, shift=settings.shift)) * 0.5
-        coords, maxvals = decode_heatmaps(heatmaps.cpu().numpy(), method=settings.decode,
-                                          blur_kernel=settings.blur_kernel)  # fmt: skip
+            heatmaps = (heatmaps + codec.flip_back(flipped, flip_pairs)) * 0.5
+        coords, maxvals = codec.decode(heatmaps)
         meta = batch["meta"]
         center = _numpy(meta["center"])
         scale = _numpy(meta["scale"])
-        parts["coords"].append(heatmap_to_image_coords(coords, center, scale, cfg.heatmap_size))
+        parts["coords"].append(codec.to_image(coords, center, scale))
         parts["maxvals"].append(maxvals.reshape(maxvals.shape[0], -1))
         parts["center"].append(center)
         parts["scale"].append(scale)
@@ -204,6 +215,18 @@ def predict(
     )
 
 
+def dataset_codec(model: nn.Module, dataset: Dataset) -> HeatmapCodec:
+    """The codec the data set was cut with (else the model family's), checked against the model."""
+    codec = getattr(dataset, "codec", None) or codec_for_model(model)
+    cfg = model.cfg
+    if tuple(codec.heatmap_size) != tuple(cfg.heatmap_size) or tuple(codec.input_size) != tuple(cfg.input_size):
+        raise ValueError(
+            f"the data set's codec ({codec.input_size} → {codec.heatmap_size}) does not fit the model "
+            f"({tuple(cfg.input_size)} → {tuple(cfg.heatmap_size)})"
+        )
+    return codec
+
+
 def _numpy(value) -> np.ndarray:
     if torch.is_tensor(value):
         return value.detach().cpu().numpy()
@@ -213,6 +236,7 @@ def _numpy(value) -> np.ndarray:
 def describe_settings(model: nn.Module, dataset: Dataset, settings: EvalSettings) -> dict[str, Any]:
     """The settings printed and saved beside every number."""
     cfg = model.cfg
+    codec = settings.resolve(dataset_codec(model, dataset))
     info: dict[str, Any] = {
         "model": getattr(model, "model_name", type(model).__name__),
         "dataset": settings.dataset,
@@ -222,9 +246,11 @@ def describe_settings(model: nn.Module, dataset: Dataset, settings: EvalSettings
         "input_size": list(cfg.input_size),
         "heatmap_size": list(cfg.heatmap_size),
         "flip_test": settings.flip,
-        "flip_shift": settings.shift,
-        "decode": settings.decode
-        + (f" (blur kernel {settings.blur_kernel})" if settings.decode == "dark" else ""),
+        "flip_alignment": codec.flip_alignment if settings.flip else None,
+        "flip_shift": settings.flip and codec.flip_alignment == "hrnet_1px",
+        "geometry": codec.geometry,
+        "decode": codec.decoder + (f" (blur kernel {codec.blur_kernel})" if codec.decoder == "dark" else ""),
+        "codec": codec.to_dict(),
     }
     if settings.dataset == "coco":
         info["boxes"] = settings.boxes
@@ -370,6 +396,16 @@ def per_joint_table(result: EvalResult):
     return frame
 
 
+def load_for_evaluation(checkpoint: str | Path, device: torch.device | str = "cpu") -> tuple[nn.Module, HeatmapCodec]:
+    """The model a checkpoint rebuilds and the codec it was trained with (its family's codec
+    for public weights), so that evaluation crops and decodes exactly as training did."""
+    from mfvpose_lib.models.checkpoint import load_model
+
+    model = load_model(checkpoint, map_location=device)
+    payload = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    return model, codec_from_checkpoint(payload, model, source=str(checkpoint))
+
+
 def evaluate_checkpoint(
     checkpoint: str | Path,
     data_root: str | Path,
@@ -388,17 +424,16 @@ def evaluate_checkpoint(
     from mfvpose_lib.device import resolve_device
     from mfvpose_lib.engine.data_access import build_split
     from mfvpose_lib.engine.train import resolve_amp
-    from mfvpose_lib.models.checkpoint import load_model
 
     torch_device = resolve_device(device)
-    model = load_model(checkpoint, map_location=torch_device)
+    model, codec = load_for_evaluation(checkpoint, torch_device)
     if model.cfg.num_keypoints != (17 if settings.dataset == "coco" else 16):
         raise ValueError(
             f"{checkpoint}: model predicts {model.cfg.num_keypoints} keypoints, which does not fit "
             f"the {settings.dataset} layout"
         )
     dataset = build_split(data_root, settings.dataset, settings.split, model.cfg, train=False,
-                          boxes=settings.boxes, det_file=det_file)  # fmt: skip
+                          boxes=settings.boxes, det_file=det_file, codec=codec)  # fmt: skip
     result = evaluate_model(model, dataset, settings, device=torch_device, batch_size=batch_size, workers=workers,
                             amp_dtype=resolve_amp(amp, torch_device), progress=progress)  # fmt: skip
     result.settings["checkpoint"] = str(checkpoint)

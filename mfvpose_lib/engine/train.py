@@ -27,6 +27,7 @@ import torch.nn as nn
 from torch.utils.data import DataLoader, Dataset
 from torch.utils.data.distributed import DistributedSampler
 
+from mfvpose_lib.data.codec import HeatmapCodec
 from mfvpose_lib.engine.callbacks import CSVLogger, call_hook, tensorboard_logger_if_available
 from mfvpose_lib.engine.checkpointing import (
     BEST_NAME,
@@ -70,7 +71,7 @@ class TrainConfig:
     data_root: str
     out_dir: str
     epochs: int
-    batch_size: int  # per process; the effective batch is batch_size × world size
+    batch_size: int  # per process; the effective batch is batch_size × world size × accumulate_steps
     lr: float
     lr_steps: tuple[int, ...] = ()
     lr_gamma: float = 0.1
@@ -90,13 +91,15 @@ class TrainConfig:
     device: str = "auto"
     input_size: tuple[int, int] | None = None  # overrides the model's default crop (H, W)
     model_overrides: dict[str, Any] = field(default_factory=dict)
-    sigma: float = 2.0
+    sigma: float | None = None  # target σ in heatmap px; None: the family's (2, or 3 at 384x288)
+    # HeatmapCodec fields that replace the model family's defaults, e.g. {"geometry": "udp"}
+    codec: dict[str, Any] = field(default_factory=dict)
+    # the recipe's total batch: batch_size becomes total_batch / (processes × accumulate_steps)
+    total_batch: int | None = None
+    accumulate_steps: int = 1  # gradient accumulation: optimizer steps every N micro-batches
     augmentation: Any = None  # data.transforms.AugmentationConfig; None: the data set's reference recipe
-    unbiased_target: bool = True  # sub-pixel Gaussian centres (TokenPose/DARK); False: HRNet's rounding
     val_boxes: str = "gt"
     val_flip: bool = True
-    val_shift: bool = False
-    decode: str = "dark"
     eval_every: int = 1
     pretrained: str | None = None
     profile: str = "custom"
@@ -113,6 +116,8 @@ class TrainConfig:
             raise ValueError(f"optimizer must be adam or adamw, got {self.optimizer!r}")
         if self.lr_scaling not in ("none", "linear"):
             raise ValueError(f"lr_scaling must be none or linear, got {self.lr_scaling!r}")
+        if self.accumulate_steps < 1 or (self.total_batch is not None and self.total_batch < 1):
+            raise ValueError("accumulate_steps and total_batch must be ≥ 1")
         self.lr_steps = tuple(int(s) for s in self.lr_steps)
         if self.input_size is not None:
             self.input_size = (int(self.input_size[0]), int(self.input_size[1]))
@@ -218,11 +223,31 @@ def build_model_for_run(config: TrainConfig) -> nn.Module:
     return create_model(config.model, **overrides)
 
 
+def run_codec(config: TrainConfig, model: nn.Module) -> HeatmapCodec:
+    """The run's codec: the model family's, with the config's σ and codec overrides."""
+    from mfvpose_lib.data.codec import codec_for_model
+
+    return codec_for_model(unwrap_model(model), **{"sigma": config.sigma, **config.codec})
+
+
+def per_process_batch(config: TrainConfig, world_size: int) -> int:
+    """``batch_size``, or the recipe's ``total_batch`` split over processes and accumulation."""
+    if config.total_batch is None:
+        return config.batch_size
+    parts = world_size * config.accumulate_steps
+    if config.total_batch % parts:
+        raise ValueError(
+            f"total batch {config.total_batch} does not split over {world_size} process(es) × "
+            f"{config.accumulate_steps} accumulation step(s); choose accumulate_steps so that it divides"
+        )
+    return config.total_batch // parts
+
+
 def build_datasets(config: TrainConfig, model: nn.Module) -> tuple[Dataset, Dataset]:
     from mfvpose_lib.engine.data_access import build_split
 
     cfg = unwrap_model(model).cfg
-    common = {"sigma": config.sigma, "unbiased_target": config.unbiased_target}
+    common = {"codec": run_codec(config, model)}
     train_set = build_split(
         config.data_root, config.dataset, "train", cfg, train=True, augmentation=config.augmentation, **common
     )
@@ -292,7 +317,8 @@ class Trainer:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.criterion = JointsMSELoss(use_target_weight=True)
 
-        self.effective_batch = config.batch_size * self.dist.world_size
+        self.batch_size = per_process_batch(config, self.dist.world_size)
+        self.effective_batch = self.batch_size * self.dist.world_size * config.accumulate_steps
         lr = config.lr
         if config.lr_scaling == "linear":
             lr = config.lr * self.effective_batch / config.reference_batch
@@ -308,6 +334,7 @@ class Trainer:
             self.train_set, self.val_set = self._datasets
         else:
             self.train_set, self.val_set = build_datasets(config, self.model)
+        self.codec = getattr(self.train_set, "codec", None) or run_codec(config, self.model)
         self.sampler = DistributedSampler(
             self.train_set,
             num_replicas=self.dist.world_size,
@@ -318,7 +345,7 @@ class Trainer:
         )
         self.loader = DataLoader(
             self.train_set,
-            batch_size=config.batch_size,
+            batch_size=self.batch_size,
             sampler=self.sampler,
             num_workers=config.workers,
             pin_memory=self.device.type == "cuda",
@@ -328,7 +355,7 @@ class Trainer:
         )
         if len(self.loader) == 0:
             raise ValueError(
-                f"{len(self.train_set)} training samples give no full batch of {config.batch_size} "
+                f"{len(self.train_set)} training samples give no full batch of {self.batch_size} "
                 f"per process × {self.dist.world_size} processes; lower --batch-size"
             )
 
@@ -361,7 +388,8 @@ class Trainer:
             f"device {self.device}, {self.dist.world_size} process(es), amp {self.amp_dtype or 'off'}, "
             f"channels_last {config.channels_last}, compile {config.compile}, workers {config.workers}, "
             f"{torch.get_num_threads()} CPU threads",
-            f"effective batch {self.effective_batch} = {config.batch_size} per process × {self.dist.world_size}; "
+            f"effective batch {self.effective_batch} = {self.batch_size} per process × {self.dist.world_size}"
+            f" × {config.accumulate_steps} accumulation step(s); "
             + (
                 f"lr {self.schedule.base_lr:g} = {config.lr:g} × {self.effective_batch}/{config.reference_batch} (linear scaling)"
                 if config.lr_scaling == "linear"
@@ -369,6 +397,7 @@ class Trainer:
             ),
             f"schedule: {config.optimizer}, ×{config.lr_gamma:g} at epochs {list(config.lr_steps)} of {config.epochs}, "
             f"warm-up {config.warmup_epochs:g} epochs, grad clip {config.clip_grad_norm}, weight decay {config.weight_decay:g}",
+            f"codec: {self.codec.describe()}",
         ]
         for line in lines:
             self.log(line)
@@ -379,6 +408,8 @@ class Trainer:
                 {
                     "config": _jsonable(dataclasses.asdict(config)),
                     "effective_batch": self.effective_batch,
+                    "batch_per_process": self.batch_size,
+                    "codec": self.codec.to_dict(),
                     "base_lr": self.schedule.base_lr,
                     "world_size": self.dist.world_size,
                     "amp": str(self.amp_dtype or "off"),
@@ -477,13 +508,16 @@ class Trainer:
                     f"stopped. The last good checkpoint is {self.out_dir / LAST_NAME} "
                     f"(try a lower --lr, --amp off, or gradient clipping)"
                 )
-            self.optimizer.zero_grad(set_to_none=True)
-            self.scaler.scale(loss).backward()
-            if config.clip_grad_norm:
-                self.scaler.unscale_(self.optimizer)
-                torch.nn.utils.clip_grad_norm_(self.train_model.parameters(), config.clip_grad_norm)
-            self.scaler.step(self.optimizer)
-            self.scaler.update()
+            accumulate = config.accumulate_steps
+            if step % accumulate == 0:
+                self.optimizer.zero_grad(set_to_none=True)
+            self.scaler.scale(loss / accumulate).backward()
+            if (step + 1) % accumulate == 0 or step + 1 == steps:
+                if config.clip_grad_norm:
+                    self.scaler.unscale_(self.optimizer)
+                    torch.nn.utils.clip_grad_norm_(self.train_model.parameters(), config.clip_grad_norm)
+                self.scaler.step(self.optimizer)
+                self.scaler.update()
             if self.device.type == "cuda":
                 torch.cuda.synchronize(self.device)
             tick = time.perf_counter()
@@ -559,6 +593,7 @@ class Trainer:
             "best_epoch": state.best_epoch,
             "primary_metric": state.primary_metric,
             "dataset": self.config.dataset,
+            "codec": self.codec.to_dict(),
             "data_root": str(self.config.data_root),
             "train_config": _jsonable(dataclasses.asdict(self.config)),
             "world_size": self.dist.world_size,
@@ -574,11 +609,10 @@ def default_evaluate_fn(
         dataset=config.dataset,
         boxes=config.val_boxes,
         flip=config.val_flip,
-        shift=config.val_shift,
-        decode=config.decode,
     )
     result = evaluate_model(
-        model, val_set, settings, device=device, batch_size=max(config.batch_size, 16), workers=config.workers,
+        model, val_set, settings, device=device, batch_size=max(per_process_batch(config, dist.world_size), 16),
+        workers=config.workers,
         amp_dtype=amp_dtype, dist=dist, progress=False,
         # detection boxes carry no labels, so a validation loss exists only with labelled boxes
         compute_loss=config.dataset == "mpii" or config.val_boxes == "gt",
@@ -624,6 +658,13 @@ def config_from_profile(
         "val_flip": profile.val_flip,
         "profile": profile.name,
     }
+    if profile.public_recipe:
+        from mfvpose_lib.profiles import public_recipe
+
+        recipe = public_recipe(overrides.get("model") or values["model"])
+        values.update(total_batch=recipe.total_batch, lr=recipe.lr, epochs=recipe.epochs, lr_steps=recipe.lr_steps)
+    if overrides.get("batch_size") is not None and overrides.get("total_batch") is None:
+        values["total_batch"] = None  # an explicit per-process batch wins over the recipe's total
     values.update({k: v for k, v in overrides.items() if v is not None})
     return TrainConfig(**values)
 

@@ -90,7 +90,7 @@ def _create_mfvpose(arch: dict, data: dict, overrides: dict) -> MfvPose:
     depth = arch["depth"] * arch["num_stacks"]
     base = MfvPoseConfig(**arch, **data, layer_scale_init=cait_layer_scale_init(depth))
     return MfvPose(
-        build_config(MfvPoseConfig, base, resolve_overrides(overrides), source="mfvpose overrides")
+        build_config(MfvPoseConfig, base, resolve_overrides(overrides, arch, data), source="mfvpose overrides")
     )
 
 

@@ -347,19 +347,24 @@ DATA_TINY_MPII = {
 }
 
 
-def resolve_overrides(overrides: dict) -> dict:
-    """A new ``input_size`` without a ``heatmap_size`` brings its own 1/4-resolution heatmap."""
+def resolve_overrides(overrides: dict, arch: dict | None = None, data: dict | None = None) -> dict:
+    """A new ``input_size`` without a ``heatmap_size`` brings its own 1/4-resolution heatmap;
+    the paper-size members take TokenPose's head width H'·W'/8 at every heatmap size (384 at
+    64x48, 864 at 96x72, 512 at 64x64) unless the architecture or the caller fixes it."""
     overrides = dict(overrides)
     if "input_size" in overrides and "heatmap_size" not in overrides:
         h, w = overrides["input_size"]
         overrides["heatmap_size"] = (int(h) // 4, int(w) // 4)
+    if arch is not None and "hidden_heatmap_dim" not in arch and "hidden_heatmap_dim" not in overrides:
+        hm_h, hm_w = overrides.get("heatmap_size", (data or {}).get("heatmap_size", (64, 48)))
+        overrides["hidden_heatmap_dim"] = int(hm_h) * int(hm_w) // 8
     return overrides
 
 
 def _create_tokenpose(arch: dict, data: dict, overrides: dict) -> TokenPose:
     base = TokenPoseConfig(**arch, **data)
     return TokenPose(
-        build_config(TokenPoseConfig, base, resolve_overrides(overrides), source="tokenpose overrides")
+        build_config(TokenPoseConfig, base, resolve_overrides(overrides, arch, data), source="tokenpose overrides")
     )
 
 

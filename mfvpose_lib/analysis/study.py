@@ -26,7 +26,9 @@ class StudyModels:
         return models
 
 
-def load_study_models(settings, run_dir: str | Path, *, dataset: str = "coco", device="cpu", seed: int = 0) -> StudyModels:
+def load_study_models(
+    settings, run_dir: str | Path, *, dataset: str = "coco", device="cpu", seed: int = 0
+) -> StudyModels:
     """``best.pt`` of the profile's run in ``run_dir`` (written by notebook 06) and an untrained
     model of the same name built with ``seed``; both in eval mode on ``device``."""
     from mfvpose_lib.engine.checkpointing import BEST_NAME
@@ -56,7 +58,9 @@ def load_study_models(settings, run_dir: str | Path, *, dataset: str = "coco", d
     return StudyModels(trained, untrained, checkpoint, note)
 
 
-def val_crops(data_root: str | Path, cfg, count: int, *, dataset: str = "coco") -> tuple[list[dict], list[int]]:
+def val_crops(
+    data_root: str | Path, cfg, count: int, *, dataset: str = "coco"
+) -> tuple[list[dict], list[int]]:
     """The first ``count`` validation crops (ground-truth boxes, cut as for evaluation) and
     their indices in the validation set."""
     from mfvpose_lib.data import build_dataset

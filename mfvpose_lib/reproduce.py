@@ -7,6 +7,7 @@ runner stops at the first failure and says which notebook and which cell failed.
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from dataclasses import asdict, dataclass
@@ -16,6 +17,10 @@ import pandas as pd
 
 from mfvpose_lib.io_utils import atomic_write_text
 from mfvpose_lib.profiles import get_profile
+
+#: Set for the notebooks' kernels so explorers display as pictures in the executed copies
+#: (read by :func:`mfvpose_lib.viz.widgets.in_batch_run`).
+BATCH_ENV = "MFVPOSE_BATCH"
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
@@ -104,6 +109,8 @@ def run_study(
         "device": device,
     }
     runs: list[NotebookRun] = []
+    previous_batch = os.environ.get(BATCH_ENV)
+    os.environ[BATCH_ENV] = "1"
     bar = tqdm(notebooks, desc=f"reproduce[{profile}]", unit="notebook", disable=not progress)
     failure = None
     for notebook in bar:
@@ -126,6 +133,10 @@ def run_study(
             )
             break
         runs.append(NotebookRun(notebook.name, "ok", time.perf_counter() - start, str(executed)))
+    if previous_batch is None:
+        os.environ.pop(BATCH_ENV, None)
+    else:
+        os.environ[BATCH_ENV] = previous_batch
     done = {r.notebook for r in runs}
     runs += [NotebookRun(n.name, "skipped", 0.0, "") for n in notebooks if n.name not in done]
     summary = summary_table(runs)

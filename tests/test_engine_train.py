@@ -112,6 +112,7 @@ def test_loop_learns_writes_csv_and_checkpoints(tmp_path):
     run = tmp_path / "run"
     lines = (run / "metrics.csv").read_text().splitlines()
     assert len(lines) == 5 and lines[0].startswith("epoch,lr,train_loss")
+    assert not (run / "layerscale.csv").exists()  # the toy model has no LayerScale to log
     last = load_training_checkpoint(run / "last.pt")
     assert last["epoch"] == 4 and last["dataset"] == "coco" and len(last["history"]) == 4
     best = load_training_checkpoint(run / "best.pt")

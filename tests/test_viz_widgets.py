@@ -29,6 +29,7 @@ from mfvpose_lib.viz.widgets import (
     attention_explorer,
     attribution_explorer,
     heatmap_explorer,
+    png_size,
     render_attention,
 )
 
@@ -71,7 +72,8 @@ def inspector(model, crops):
 
 
 def _visible_axes(fig: Figure) -> int:
-    return sum(ax.get_visible() for ax in fig.axes)
+    """Visible panels (colour bars have no title)."""
+    return sum(ax.get_visible() and bool(ax.get_title()) for ax in fig.axes)
 
 
 def _title(fig: Figure) -> str:
@@ -213,8 +215,8 @@ def test_gradcam_uses_the_backbone_when_there_is_no_hrfov():
 
 
 def test_unknown_attribution_method_is_named(model, crops):
-    with pytest.raises(ValueError, match="occlusion"):
-        keypoint_attribution(model, crops[0]["image"], 0, method="occlusion")
+    with pytest.raises(ValueError, match="lime"):
+        keypoint_attribution(model, crops[0]["image"], 0, method="lime")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -227,21 +229,29 @@ def test_attention_explorer_controls_and_updates(inspector):
     assert isinstance(explorer, FigureExplorer) and isinstance(explorer, widgets.VBox)
     assert bytes(explorer.image.value).startswith(b"\x89PNG")
     controls = explorer.controls
-    assert controls["layer"].min == 0 and controls["layer"].max == inspector.num_layers - 1
-    assert controls["layer"].value == inspector.num_layers - 1
+    assert controls["layer"].min == 1 and controls["layer"].max == inspector.num_layers
+    assert controls["layer"].value == inspector.num_layers
     assert controls["sample"].max == len(inspector) - 1
     assert [v for _, v in controls["head"].options] == [-1, *range(inspector.num_heads)]
     assert len(controls["keypoint"].options) == inspector.num_keypoints + 1
     assert isinstance(explorer.figure, Figure) and "layer 4 of 4" in _title(explorer.figure)
 
-    controls["layer"].value = 0
+    before = bytes(explorer.image.value)
+    controls["layer"].value = 1
     assert "layer 1 of 4" in _title(explorer.figure)
+    assert bytes(explorer.image.value) != before  # the redraw changed the picture
+    assert explorer.render_seconds is not None and explorer.busy.value == ""
     controls["head"].value = 3
     assert "head 3" in _title(explorer.figure)
     controls["keypoint"].value = 5
     assert _visible_axes(explorer.figure) == 1
     controls["mode"].value = "rollout"
     assert "rollout through layer 1" in _title(explorer.figure)
+    assert controls["layer"].description == "through layer"
+    controls["scale"].value = "shared"
+    controls["cmap"].value = "magma"
+    controls["opacity"].value = 0.8
+    assert explorer.error is None
     # the non-interactive path draws the same picture from the same values
     static = render_attention(inspector, **explorer.values)
     assert _title(static) == _title(explorer.figure)
@@ -263,9 +273,11 @@ def test_attribution_explorer_methods(inspector):
     controls = explorer.controls
     assert list(controls["method"].options) == list(ATTRIBUTION_METHODS)
     assert len(controls["keypoint"].options) == inspector.num_keypoints  # no "all" for attributions
-    assert explorer.figure.axes[1].get_title() == "saliency"
+    assert explorer.figure.axes[1].get_title().startswith("saliency (scale")
     controls["method"].value = "integrated_gradients"
     assert explorer.figure.axes[1].get_title().startswith("integrated gradients")
+    controls["method"].value = "occlusion"
+    assert explorer.figure.axes[1].get_title().startswith("occlusion") and explorer.error is None
     assert (0, 1, "integrated_gradients") in inspector._attributions
 
 
@@ -283,3 +295,21 @@ def test_figure_explorer_shows_a_render_error_and_recovers():
     explorer.controls["size"].value = 3
     assert explorer.error is None and explorer.message.value == ""
     assert explorer.figure.get_size_inches()[0] == 3
+
+
+def test_explorer_displays_as_a_picture_in_a_batch_run(inspector, monkeypatch):
+    explorer = heatmap_explorer(inspector)
+    assert "application/vnd.jupyter.widget-view+json" in explorer._repr_mimebundle_()
+    monkeypatch.setenv("MFVPOSE_BATCH", "1")
+    bundle = explorer._repr_mimebundle_()
+    assert "image/png" in bundle and "application/vnd.jupyter.widget-view+json" not in bundle
+    width, _ = png_size(bytes(explorer.image.value))
+    assert explorer.image.layout.width == f"{width}px"
+
+
+def test_crops_by_worst_error(inspector):
+    order = inspector.order("worst error")
+    assert sorted(order) == list(range(len(inspector)))
+    explorer = heatmap_explorer(inspector)
+    explorer.controls["order"].value = "worst error"
+    assert explorer.error is None

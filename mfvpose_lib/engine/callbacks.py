@@ -133,3 +133,47 @@ class LivePlot(Callback):
             import matplotlib.pyplot as plt
 
             plt.close(self.figure)
+
+
+class LayerScaleLogger(Callback):
+    """Mean |λ| of every LayerScale (per layer, MSA / FFN branch) after every epoch, in
+    ``layerscale.csv`` (columns ``epoch, layer, branch, mean_abs, init``).
+
+    The file is rewritten atomically from its earlier rows of epochs before this one plus the
+    new rows, so a resumed run neither duplicates nor loses epochs. A model without LayerScale
+    writes nothing.
+    """
+
+    COLUMNS = ("epoch", "layer", "branch", "mean_abs", "init")
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    def on_epoch_end(self, state) -> None:
+        import io
+
+        from mfvpose_lib.analysis.layerscale import layer_scale_table
+        from mfvpose_lib.io_utils import atomic_write_text
+
+        table = layer_scale_table(state.model)
+        if table.empty:
+            return
+        kept: list[dict[str, str]] = []
+        if self.path.is_file():
+            with open(self.path, newline="") as handle:
+                kept = [row for row in csv.DictReader(handle) if int(row["epoch"]) < state.epoch]
+        buffer = io.StringIO()
+        out = csv.DictWriter(buffer, fieldnames=list(self.COLUMNS))
+        out.writeheader()
+        out.writerows(kept)
+        for row in table.itertuples(index=False):
+            out.writerow(
+                {
+                    "epoch": state.epoch,
+                    "layer": row.layer,
+                    "branch": row.branch,
+                    "mean_abs": f"{row[2]:.6g}",
+                    "init": f"{row.init:.6g}",
+                }
+            )
+        atomic_write_text(buffer.getvalue(), self.path)

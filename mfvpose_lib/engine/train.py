@@ -28,7 +28,12 @@ from torch.utils.data import DataLoader, Dataset
 from torch.utils.data.distributed import DistributedSampler
 
 from mfvpose_lib.data.codec import HeatmapCodec
-from mfvpose_lib.engine.callbacks import CSVLogger, call_hook, tensorboard_logger_if_available
+from mfvpose_lib.engine.callbacks import (
+    CSVLogger,
+    LayerScaleLogger,
+    call_hook,
+    tensorboard_logger_if_available,
+)
 from mfvpose_lib.engine.checkpointing import (
     BEST_NAME,
     LAST_NAME,
@@ -371,6 +376,7 @@ class Trainer:
         self.callbacks: list = []
         if self.dist.is_main:
             self.callbacks.append(CSVLogger(self.out_dir / "metrics.csv"))
+            self.callbacks.append(LayerScaleLogger(self.out_dir / "layerscale.csv"))
             tensorboard = tensorboard_logger_if_available(self.out_dir / "tensorboard")
             if tensorboard is not None:
                 self.callbacks.append(tensorboard)

@@ -1,6 +1,7 @@
 """Pictures of the Transformer side: patches, position embedding, LayerScale, attention maps.
 
-The attention maps come from :class:`~mfvpose_lib.layers.AttentionRecorder`: one
+The computations (rollout, one layer's keypoint rows) live in :mod:`mfvpose_lib.analysis.attention`
+and are re-exported here. The attention maps come from :class:`~mfvpose_lib.layers.AttentionRecorder`: one
 ``(B, heads, K + N, K + N)`` tensor per encoder layer, keypoint tokens first. Two readings
 of them are offered: one layer's keypoint-token rows (:func:`keypoint_attention`) and the
 attention rollout of Abnar & Zuidema (ACL 2020) across layers (:func:`attention_rollout`),
@@ -15,6 +16,15 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from matplotlib.figure import Figure
+
+from mfvpose_lib.analysis.attention import (  # noqa: F401 - re-exported for older imports
+    attention_rollout,
+    head_map,
+    keypoint_attention,
+    keypoint_rollout,
+)
+
+_head_map = head_map
 
 
 def plot_patch_grid(image: np.ndarray, patch_pixels: tuple[int, int], *, title: str = "") -> Figure:
@@ -83,75 +93,6 @@ def plot_residual_ratios(ratios: Mapping[str, Sequence[tuple[str, float]]]) -> F
     return fig
 
 
-def _head_map(layer_map: torch.Tensor, head: int | None) -> torch.Tensor:
-    """(heads, T, T) -> (T, T): one head, or the mean over heads when ``head`` is None."""
-    if head is None:
-        return layer_map.float().mean(dim=0)
-    if not -layer_map.shape[0] <= head < layer_map.shape[0]:
-        raise IndexError(f"head {head} out of range for a layer with {layer_map.shape[0]} heads")
-    return layer_map[head].float()
-
-
-def keypoint_attention(
-    maps: Sequence[torch.Tensor],
-    num_keypoints: int,
-    grid: tuple[int, int],
-    *,
-    layer: int = -1,
-    sample: int = 0,
-    head: int | None = None,
-) -> np.ndarray:
-    """(K, gh, gw): how much each keypoint token attends to each patch in one layer, for one
-    head or averaged over heads (``head=None``). ``maps`` is
-    :class:`~mfvpose_lib.layers.AttentionRecorder`'s list of (B, heads, K + N, K + N) maps."""
-    attn = _head_map(maps[layer][sample], head)  # (K + N, K + N)
-    gh, gw = grid
-    return attn[:num_keypoints, num_keypoints:].reshape(num_keypoints, gh, gw).cpu().numpy()
-
-
-def attention_rollout(
-    maps: Sequence[torch.Tensor],
-    *,
-    sample: int = 0,
-    head: int | None = None,
-    last_layer: int | None = None,
-    residual_weight: float = 0.5,
-) -> torch.Tensor:
-    """(T, T) attention rollout (Abnar & Zuidema, 2020) through layers ``0..last_layer``.
-
-    A layer mixes tokens by its attention ``A`` but the residual connection also passes every
-    token on unchanged, so each layer is modelled as ``r I + (1 - r) A`` (``r`` =
-    ``residual_weight``, 0.5 in the paper), rows renormalised; the product of these matrices,
-    later layers on the left, says how much of each input token ends up in each output token.
-    Every row sums to 1. ``head`` picks one head in every layer (None: mean over heads).
-    With LayerScale the residual branch is scaled down, so the stream is even closer to the
-    identity than ``r = 0.5`` assumes; ``residual_weight`` lets one explore that.
-    """
-    if not maps:
-        raise ValueError("attention_rollout needs at least one recorded attention map")
-    if not 0.0 <= residual_weight <= 1.0:
-        raise ValueError(f"residual_weight must be in [0, 1], got {residual_weight}")
-    last = len(maps) - 1 if last_layer is None else range(len(maps))[last_layer]
-    tokens = maps[0].shape[-1]
-    eye = torch.eye(tokens)
-    rollout = eye.clone()
-    for layer_map in maps[: last + 1]:
-        a = _head_map(layer_map[sample].cpu(), head)
-        a = residual_weight * eye + (1.0 - residual_weight) * a
-        a = a / a.sum(dim=-1, keepdim=True)
-        rollout = a @ rollout
-    return rollout
-
-
-def keypoint_rollout(rollout: torch.Tensor, num_keypoints: int, grid: tuple[int, int]) -> np.ndarray:
-    """(K, gh, gw): the keypoint-token rows of a rollout matrix over the patch grid.
-
-    The rest of each row (up to 1) is what flowed in from the keypoint tokens themselves.
-    """
-    gh, gw = grid
-    return rollout[:num_keypoints, num_keypoints:].reshape(num_keypoints, gh, gw).cpu().numpy()
-
-
 def panel_grid(count: int, cols: int, panel_size: tuple[float, float]):
     """A figure of ``count`` tick-free panels in rows of at most ``cols``; unused cells hidden."""
     cols = max(1, min(cols, count))
@@ -164,6 +105,9 @@ def panel_grid(count: int, cols: int, panel_size: tuple[float, float]):
     return fig, list(axes.ravel()[:count])
 
 
+SCALES = ("per panel", "shared")
+
+
 def plot_keypoint_attention(
     attention: np.ndarray,
     *,
@@ -174,26 +118,44 @@ def plot_keypoint_attention(
     title: str = "",
     points: np.ndarray | None = None,
     notes: Sequence[str] | None = None,
+    cmap: str = "viridis",
+    alpha: float = 0.5,
+    scale: str = "per panel",
 ) -> Figure:
     """Attention of keypoint tokens to the patches, upsampled over the crop when ``image`` is given.
 
-    Each panel has its own colour scale (an untrained model's near-uniform maps look busy).
-    ``points`` (K, 2), (x, y) crop pixels, marks each keypoint's predicted location over
-    ``image``; ``notes``
-    (one per keypoint) is added under each panel's title.
+    ``scale="per panel"``: each panel has its own colour range (an untrained model's near-uniform
+    maps look busy), each with a colour bar; ``"shared"``: one range over all panels and one
+    colour bar, so panels compare. ``cmap`` should be perceptually uniform (viridis, magma);
+    ``alpha`` is the opacity of the map over the crop. ``points`` (K, 2), (x, y) crop pixels,
+    marks each keypoint's predicted location; ``notes`` (one per keypoint) go under the titles.
     """
+    if scale not in SCALES:
+        raise ValueError(f"unknown colour scale {scale!r}; choose one of {', '.join(SCALES)}")
     keypoints = list(keypoints) if keypoints is not None else list(range(attention.shape[0]))
-    fig, panels = panel_grid(len(keypoints), cols, (1.9, 2.4))
+    fig, panels = panel_grid(len(keypoints), cols, (2.1, 2.4))
+    shared = (float(attention[keypoints].min()), float(attention[keypoints].max()))
+    im = None
     for ax, k in zip(panels, keypoints):
         a = attention[k]
+        vmin, vmax = shared if scale == "shared" else (float(a.min()), float(a.max()))
         if image is not None:
             h, w = image.shape[:2]
             ax.imshow(image)
-            ax.imshow(
-                a, cmap="jet", alpha=0.5, extent=(-0.5, w - 0.5, h - 0.5, -0.5), interpolation="bilinear"
+            im = ax.imshow(
+                a,
+                cmap=cmap,
+                alpha=alpha,
+                vmin=vmin,
+                vmax=vmax,
+                extent=(-0.5, w - 0.5, h - 0.5, -0.5),
+                interpolation="bilinear",
             )
         else:
-            ax.imshow(a, cmap="jet")
+            im = ax.imshow(a, cmap=cmap, vmin=vmin, vmax=vmax)
+        if scale == "per panel":
+            bar = fig.colorbar(im, ax=ax, fraction=0.046, pad=0.03)
+            bar.ax.tick_params(labelsize=6)
         if points is not None and image is not None:
             ax.plot(points[k, 0], points[k, 1], "w+", ms=9, mew=2)
             ax.set_xlim(-0.5, w - 0.5)  # a point on the border must not widen the panel
@@ -205,4 +167,7 @@ def plot_keypoint_attention(
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
+    if scale == "shared" and im is not None:
+        bar = fig.colorbar(im, ax=panels, fraction=0.02, pad=0.02)
+        bar.set_label("attention (shared scale)", fontsize=8)
     return fig

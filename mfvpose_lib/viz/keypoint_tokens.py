@@ -20,17 +20,14 @@ import torch
 import torch.nn as nn
 from matplotlib.figure import Figure
 
+from mfvpose_lib.analysis.attention import attention_rollout, keypoint_attention, keypoint_rollout
+from mfvpose_lib.analysis.attribution import KeypointAttribution, keypoint_attribution
 from mfvpose_lib.data.codec import decode_heatmaps
 from mfvpose_lib.data.transforms import denormalize
 from mfvpose_lib.layers import AttentionRecorder
-from mfvpose_lib.viz.attention import (
-    attention_rollout,
-    keypoint_attention,
-    keypoint_rollout,
-    panel_grid,
-    plot_keypoint_attention,
-)
-from mfvpose_lib.viz.attribution import KeypointAttribution, keypoint_attribution
+from mfvpose_lib.viz.attention import panel_grid, plot_keypoint_attention
+
+CROP_ORDERS = ("val index", "worst error")
 
 
 def heatmap_to_crop(
@@ -163,12 +160,16 @@ class CropInspector:
         keypoint_names: Sequence[str] = (),
         decode: str = "dark",
         attribution_steps: int = 16,
+        indices: Sequence[int] | None = None,
     ) -> None:
         _require_keypoint_tokens(model)
         if len(items) == 0:
             raise ValueError("CropInspector needs at least one crop")
         self.model = model
         self.items = list(items)
+        self.indices = list(indices) if indices is not None else list(range(len(self.items)))
+        if len(self.indices) != len(self.items):
+            raise ValueError(f"CropInspector: {len(self.indices)} indices for {len(self.items)} crops")
         self.keypoint_names = tuple(keypoint_names)
         self.decode = decode
         self.attribution_steps = attribution_steps
@@ -195,6 +196,27 @@ class CropInspector:
     @property
     def num_keypoints(self) -> int:
         return self.model.cfg.num_keypoints
+
+    def mean_error(self, sample: int) -> float:
+        """Mean distance (crop pixels) between predicted and labelled keypoints of one crop
+        (NaN without labels)."""
+        ins = self[sample]
+        if ins.true_points is None:
+            return float("nan")
+        err = np.linalg.norm(ins.points - ins.true_points, axis=1)
+        return float(np.nanmean(err)) if np.isfinite(err).any() else float("nan")
+
+    def order(self, by: str = "val index") -> list[int]:
+        """Crop positions sorted by validation index, or by mean error, worst first (this
+        inspects every crop once). Crops without labels go last."""
+        if by == "val index":
+            return sorted(range(len(self.items)), key=lambda i: self.indices[i])
+        if by == "worst error":
+            errors = [self.mean_error(i) for i in range(len(self.items))]
+            return sorted(
+                range(len(self.items)), key=lambda i: -errors[i] if np.isfinite(errors[i]) else np.inf
+            )
+        raise ValueError(f"unknown crop order {by!r}; choose one of {', '.join(CROP_ORDERS)}")
 
     @property
     def num_layers(self) -> int:
@@ -240,8 +262,11 @@ def plot_token_attention(
     head: int | None = None,
     keypoints: Sequence[int] | None = None,
     cols: int = 6,
+    **style,
 ) -> Figure:
-    """Each keypoint token's attention to the patches in one layer, over the crop (+: prediction)."""
+    """Each keypoint token's attention to the patches in one layer (0-based index; titles count
+    from 1), over the crop (+: prediction). ``style``: ``cmap``, ``alpha``, ``scale`` of
+    :func:`~mfvpose_lib.viz.attention.plot_keypoint_attention`."""
     keypoints = _keypoint_list(inspection, keypoints)
     layer_index = range(inspection.num_layers)[layer]
     attention = inspection.layer_attention(layer_index, head)
@@ -253,6 +278,7 @@ def plot_token_attention(
         cols=cols,
         points=inspection.points,
         title=f"keypoint-token attention, layer {layer_index + 1} of {inspection.num_layers}, {_head_label(head)}",
+        **style,
     )
 
 
@@ -264,8 +290,9 @@ def plot_token_rollout(
     residual_weight: float = 0.5,
     keypoints: Sequence[int] | None = None,
     cols: int = 6,
+    **style,
 ) -> Figure:
-    """Attention rollout of each keypoint token over the patches, through ``last_layer``.
+    """Attention rollout of each keypoint token over the patches, through ``last_layer`` (0-based).
 
     Under each name: the share of the token's rollout that comes from the patches (the rest
     came from the keypoint tokens).
@@ -284,6 +311,7 @@ def plot_token_rollout(
         points=inspection.points,
         notes=[f"{s:.0%} from patches" for s in shares],
         title=f"attention rollout through layer {last + 1} of {inspection.num_layers}, {_head_label(head)}",
+        **style,
     )
 
 
@@ -292,6 +320,8 @@ def plot_keypoint_heatmaps(
     *,
     keypoints: Sequence[int] | None = None,
     cols: int = 6,
+    cmap: str = "magma",
+    alpha: float = 0.6,
 ) -> Figure:
     """Each keypoint token's predicted heatmap over the crop with its decoded location (+) and,
     when known, the labelled one (x). Colour scales are per panel; the peak value is in the title."""
@@ -302,8 +332,8 @@ def plot_keypoint_heatmaps(
         ax.imshow(inspection.image)
         ax.imshow(
             inspection.heatmaps[k],
-            cmap="magma",
-            alpha=0.6,
+            cmap=cmap,
+            alpha=alpha,
             extent=(-0.5, w - 0.5, h - 0.5, -0.5),
             interpolation="bilinear",
         )

@@ -123,3 +123,146 @@ def plot_erf_maps(maps: Mapping[str, np.ndarray], *, mass: float = 0.9) -> Figur
         ax.set_yticks([])
     fig.tight_layout()
     return fig
+
+
+# --------------------------------------------------------------------------------------------
+# Trained-model analysis (computations in mfvpose_lib.analysis.receptive_field)
+# --------------------------------------------------------------------------------------------
+
+
+def parse_rates(text: str | Sequence[int]) -> tuple[int, ...]:
+    """``"1, 2, 5"`` (or a sequence) -> ``(1, 2, 5)``, with an error that names the bad entry."""
+    if not isinstance(text, str):
+        return tuple(int(r) for r in text)
+    parts = [p for p in text.replace(" ", ",").split(",") if p]
+    try:
+        rates = tuple(int(p) for p in parts)
+    except ValueError as err:
+        raise ValueError(f"rates must be comma-separated positive integers, got {text!r}") from err
+    if not rates or any(r < 1 for r in rates):
+        raise ValueError(f"rates must be comma-separated positive integers, got {text!r}")
+    return rates
+
+
+def plot_dilation_choice(info, study=None) -> Figure:
+    """The footprint of one atrous pyramid (``info``: a
+    :class:`~mfvpose_lib.analysis.receptive_field.DilationFootprint`), beside the study's choice
+    when ``study`` is given; the study's panel is marked."""
+    panels = [("chosen", info)] + ([("study's HRFOV", study)] if study is not None else [])
+    size = max(p.footprint.shape[0] for _, p in panels)
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels), 3.9), squeeze=False)
+    for ax, (label, fp) in zip(axes[0], panels):
+        shown = np.ma.masked_equal(_pad_to(fp.footprint.astype(float), size), 0)
+        ax.set_facecolor("black")
+        im = ax.imshow(np.log1p(shown), cmap="viridis", interpolation="nearest")
+        is_study = study is not None and (fp.rates, fp.topology, fp.kernel) == (
+            study.rates,
+            study.topology,
+            study.kernel,
+        )
+        mark = " ★ study's choice" if is_study else ""
+        ax.set_title(
+            f"{label}{mark}\n{fp.topology} {fp.rates}, k={fp.kernel}\nfield {fp.field} cells, {fp.holes} holes",
+            fontsize=9,
+        )
+        if is_study:
+            for spine in ax.spines.values():
+                spine.set_edgecolor("gold")
+                spine.set_linewidth(3)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        fig.colorbar(im, ax=ax, fraction=0.046, pad=0.03).set_label("log(1 + paths)", fontsize=7)
+    fig.suptitle("Cells one fused output reads (black: holes)", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def render_dilation(*, rates="1, 2, 5, 9", topology: str = "cascade", kernel: int = 3, study=None) -> Figure:
+    """The dilation explorer's picture: footprint, field and holes of these settings beside the
+    study's HRFOV (``study``: an HRFOVConfig; default :class:`HRFOVConfig()`)."""
+    from mfvpose_lib.analysis.receptive_field import dilation_footprint_info
+    from mfvpose_lib.models.hrfov import HRFOVConfig
+
+    study = study or HRFOVConfig()
+    chosen = dilation_footprint_info(parse_rates(rates), topology, int(kernel))
+    return plot_dilation_choice(chosen, dilation_footprint_info(study.rates, study.topology, 3))
+
+
+def plot_erf_grid(maps: Mapping[str, Mapping[str, np.ndarray]], *, mass: float = 0.9) -> Figure:
+    """Rows: models (e.g. trained, untrained); columns: maps (backbone, + HRFOV, branches).
+    Square-root colour scale per panel; the cyan square holds ``mass`` of the gradient."""
+    rows = list(maps)
+    cols = list(dict.fromkeys(label for by_map in maps.values() for label in by_map))
+    fig, axes = plt.subplots(len(rows), len(cols), figsize=(2.5 * len(cols), 3.0 * len(rows)), squeeze=False)
+    for i, row in enumerate(rows):
+        for j, col in enumerate(cols):
+            ax = axes[i, j]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            erf = maps[row].get(col)
+            if erf is None:
+                ax.set_visible(False)
+                continue
+            ax.imshow(np.sqrt(erf / max(erf.max(), 1e-30)), cmap="magma")
+            radius = erf_radius(erf, mass)
+            cy, cx = erf.shape[0] // 2, erf.shape[1] // 2
+            ax.add_patch(
+                Rectangle(
+                    (cx - radius - 0.5, cy - radius - 0.5),
+                    2 * radius + 1,
+                    2 * radius + 1,
+                    fill=False,
+                    ec="cyan",
+                )
+            )
+            ax.set_title(f"{row}: {col}\n{mass:.0%} within ±{radius:.0f} px", fontsize=8)
+    fig.suptitle("Effective receptive field of the centre unit (sqrt scale)", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def plot_branch_fields_on_crop(
+    image: np.ndarray, boxes, *, erf: np.ndarray | None = None, mass: float = 0.9
+) -> Figure:
+    """The theoretical field each HRFOV branch adds (``boxes``: the DataFrame of
+    :func:`~mfvpose_lib.analysis.receptive_field.branch_field_boxes`) drawn on a crop at its
+    true scale; with ``erf``, the square holding ``mass`` of the measured ERF in white."""
+    h, w = image.shape[:2]
+    fig, ax = plt.subplots(figsize=(3.6, 3.6 * h / w + 0.6))
+    ax.imshow(image)
+    colours = plt.get_cmap("viridis")(np.linspace(0.1, 0.9, len(boxes)))
+    for colour, row in zip(colours, boxes.itertuples(index=False)):
+        size = row[3]
+        ax.add_patch(
+            Rectangle(
+                (row.x0 - 0.5, row.y0 - 0.5),
+                size,
+                size,
+                fill=False,
+                ec=colour,
+                lw=1.5,
+                label=f"branch {row.branch} (rate {row.rate}): {size} px",
+            )
+        )
+    if erf is not None:
+        radius = erf_radius(erf, mass)
+        ax.add_patch(
+            Rectangle(
+                (w / 2 - radius - 0.5, h / 2 - radius - 0.5),
+                2 * radius + 1,
+                2 * radius + 1,
+                fill=False,
+                ec="white",
+                ls="--",
+                lw=1.5,
+                label=f"ERF {mass:.0%}: ±{radius:.0f} px",
+            )
+        )
+    ax.set_xlim(-0.5, w - 0.5)
+    ax.set_ylim(h - 0.5, -0.5)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.02), frameon=False)
+    ax.set_title("Theoretical field of each HRFOV branch\n(at input scale, centred)", fontsize=9)
+    fig.tight_layout()
+    return fig

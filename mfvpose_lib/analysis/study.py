@@ -1,0 +1,74 @@
+"""The models and crops the analysis notebooks look at: the study's trained model, an
+untrained one of the same architecture for contrast, and validation crops."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+
+
+@dataclass
+class StudyModels:
+    """``trained`` is None when the run has no ``best.pt`` yet (``note`` says so)."""
+
+    trained: nn.Module | None
+    untrained: nn.Module
+    checkpoint: Path
+    note: str
+
+    def by_label(self) -> dict[str, nn.Module]:
+        models = {"untrained": self.untrained}
+        if self.trained is not None:
+            models = {"trained": self.trained, **models}
+        return models
+
+
+def load_study_models(
+    settings, run_dir: str | Path, *, dataset: str = "coco", device="cpu", seed: int = 0
+) -> StudyModels:
+    """``best.pt`` of the profile's run in ``run_dir`` (written by notebook 06) and an untrained
+    model of the same name built with ``seed``; both in eval mode on ``device``."""
+    from mfvpose_lib.engine.checkpointing import BEST_NAME
+    from mfvpose_lib.engine.train import run_dir_for
+    from mfvpose_lib.models import create_model
+    from mfvpose_lib.models.checkpoint import load_model
+
+    checkpoint = run_dir_for(run_dir, dataset) / BEST_NAME
+    trained = None
+    name = settings.model_for(dataset)
+    if checkpoint.is_file():
+        trained = load_model(checkpoint, map_location=device).eval()
+        name = getattr(trained, "model_name", name)
+        note = f"trained model: {checkpoint}"
+    else:
+        note = (
+            f"NOTE: {checkpoint} does not exist (run notebook 06 with this run_dir first); "
+            "only the untrained model is shown"
+        )
+    torch.manual_seed(seed)
+    if trained is not None:  # the same config (input size, heads, ...) with fresh weights
+        untrained = type(trained)(trained.cfg)
+    else:
+        size = settings.input_size_for(dataset)
+        untrained = create_model(name, **({"input_size": tuple(size)} if size is not None else {}))
+    untrained = untrained.to(device).eval()
+    return StudyModels(trained, untrained, checkpoint, note)
+
+
+def val_crops(
+    data_root: str | Path, cfg, count: int, *, dataset: str = "coco"
+) -> tuple[list[dict], list[int]]:
+    """The first ``count`` validation crops (ground-truth boxes, cut as for evaluation) and
+    their indices in the validation set."""
+    from mfvpose_lib.data import build_dataset
+
+    crops = build_dataset(
+        data_root, dataset, "val", input_size=cfg.input_size, heatmap_size=cfg.heatmap_size, train=False
+    )
+    indices = list(range(min(count, len(crops))))
+    if not indices:
+        raise ValueError(f"{data_root}: the {dataset} validation set is empty")
+    return [crops[i] for i in indices], indices

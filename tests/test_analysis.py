@@ -1,0 +1,166 @@
+"""analysis/: receptive fields, footprints, token statistics, LayerScale, attributions, logging."""
+
+from __future__ import annotations
+
+import csv
+from types import SimpleNamespace
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import torch
+import torch.nn as nn
+
+from mfvpose_lib.analysis.attention import attention_distance, keypoint_block
+from mfvpose_lib.analysis.attribution import keypoint_attribution
+from mfvpose_lib.analysis.layerscale import layer_scale_table
+from mfvpose_lib.analysis.receptive_field import (
+    branch_field_boxes,
+    dilation_footprint_info,
+    erf_holes,
+    erf_table,
+    model_erf_maps,
+)
+from mfvpose_lib.analysis.tokens import keypoint_token_similarity, similarity_summary, skeleton_order
+from mfvpose_lib.data.meta import get_meta
+from mfvpose_lib.engine.callbacks import LayerScaleLogger
+from mfvpose_lib.layers import AttentionRecorder
+from mfvpose_lib.models import create_model
+from mfvpose_lib.receptive_field import effective_receptive_field
+from mfvpose_lib.viz.widgets import dilation_explorer
+
+
+@pytest.fixture(autouse=True)
+def _close():
+    yield
+    plt.close("all")
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.manual_seed(0)
+    return create_model("mfvpose_tiny").eval()
+
+
+def _ones_conv(dilation: int) -> nn.Conv2d:
+    conv = nn.Conv2d(1, 1, 3, padding=dilation, dilation=dilation, bias=False)
+    nn.init.ones_(conv.weight)
+    return conv
+
+
+def test_erf_of_one_3x3_conv_is_its_3x3_extent():
+    conv = nn.Conv2d(3, 4, 3, padding=1)
+    erf = effective_receptive_field(conv, (15, 15), num_samples=2)
+    support = np.argwhere(erf > 0)
+    assert support.min(0).tolist() == [6, 6] and support.max(0).tolist() == [8, 8]
+
+
+def test_erf_of_a_dilated_chain_has_holes_exactly_where_the_footprint_has():
+    rates = (2, 2, 2)
+    chain = nn.Sequential(nn.Conv2d(3, 1, 1, bias=False), *[_ones_conv(r) for r in rates])
+    nn.init.ones_(chain[0].weight)
+    erf = effective_receptive_field(chain, (31, 31), num_samples=1)
+    info = dilation_footprint_info(rates, "cascade")
+    assert info.holes > 0
+    check = erf_holes(erf, info.footprint)
+    assert check["holes reached"] == 0 and check["read cells at zero"] == 0
+    assert check["holes kept empty"] == info.holes
+
+
+def test_dilation_footprint_info_topologies():
+    hdc = dilation_footprint_info((1, 2, 5, 9), "cascade")
+    assert hdc.field == 35 and hdc.holes == 0
+    aspp = dilation_footprint_info((6, 12), "parallel")
+    assert aspp.field == 25 and aspp.holes == 25 * 25 - 17
+    with pytest.raises(ValueError, match="topology"):
+        dilation_footprint_info((1,), "ring")
+
+
+def test_branch_boxes_are_centred_and_scaled():
+    boxes = branch_field_boxes((1, 2), "cascade", (128, 96))
+    assert boxes["field (px)"].tolist() == [12, 28]
+    assert boxes["x0"].iloc[0] == (96 - 12) / 2
+
+
+def test_model_erf_table_and_no_parameter_grads(model):
+    maps = model_erf_maps(model, trained=False, num_samples=1)
+    assert "backbone + HRFOV" in maps and len(maps) == 2 + len(model.hrfov.cfg.rates)
+    table = erf_table({"untrained": maps})
+    assert (table["radius @ 90% (px)"] >= table["radius @ 50% (px)"]).all()
+    assert all(p.grad is None for p in model.parameters())
+
+
+def test_attention_rows_sum_to_one_and_distances(model):
+    with AttentionRecorder(model) as rec:
+        model(torch.randn(2, 3, *model.cfg.input_size))
+    for layer_map in rec.maps:
+        assert torch.allclose(layer_map.sum(-1), torch.ones(layer_map.shape[:-1]), atol=1e-5)
+    k, grid = model.cfg.num_keypoints, model.cfg.patch_grid
+    table = attention_distance(rec.maps, k, grid)
+    assert len(table) == len(rec.maps) * rec.maps[0].shape[1] and table["layer"].min() == 1
+    assert (table["distance"] >= 0).all() and (table["distance"] <= np.hypot(*grid)).all()
+    block = keypoint_block(rec.maps, k)
+    assert block.shape == (k, k) and (block.sum(1) <= 1 + 1e-5).all()
+
+
+def test_token_similarity_and_skeleton_order(model):
+    meta = get_meta("coco")
+    order = skeleton_order(meta.num_keypoints, meta.skeleton)
+    assert sorted(order) == list(range(meta.num_keypoints)) and order[0] == 0
+    sims = keypoint_token_similarity(model, torch.randn(2, 3, *model.cfg.input_size))
+    assert list(sims)[0] == "input" and len(sims) == 1 + 4
+    assert np.allclose(np.diag(sims["layer 1"]), 1, atol=1e-5)
+    assert len(similarity_summary(sims, meta.skeleton)) == len(sims)
+
+
+def test_layer_scale_table_against_init(model):
+    table = layer_scale_table(model)
+    assert set(table["branch"]) == {"MSA", "FFN"} and table["layer"].max() == 4
+    assert np.allclose(table["mean |λ| / init"], 1)
+    assert layer_scale_table(create_model("tokenpose_tiny")).empty
+
+
+def test_ig_completeness_matches_captums_delta(model):
+    image = torch.randn(3, *model.cfg.input_size, generator=torch.Generator().manual_seed(3))
+    result = keypoint_attribution(model, image, 1, method="integrated_gradients", n_steps=8)
+    assert result.completeness_gap == pytest.approx(result.delta, abs=1e-4)
+
+
+def test_occlusion_and_flat_model_warning(model):
+    image = torch.randn(3, *model.cfg.input_size)
+    result = keypoint_attribution(model, image, 0, method="occlusion")
+    assert result.attribution.shape == tuple(image.shape[1:])
+
+    class Flat(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.cfg = SimpleNamespace(num_keypoints=1)
+            self.bias = nn.Parameter(torch.ones(1))
+
+        def forward(self, x):
+            return self.bias.expand(x.shape[0], 1, 4, 4) + 0 * x[:, :1, :4, :4]
+
+    flat = keypoint_attribution(Flat(), image, 0, method="saliency")
+    assert flat.warning() is not None and "does not depend" in flat.warning()
+
+
+def test_layer_scale_logger_writes_rows_and_replaces_resumed_epochs(model, tmp_path):
+    logger = LayerScaleLogger(tmp_path / "layerscale.csv")
+    for epoch in (1, 2, 2):
+        logger.on_epoch_end(SimpleNamespace(model=model, epoch=epoch))
+    rows = list(csv.DictReader(open(tmp_path / "layerscale.csv")))
+    per_epoch = 2 * 4
+    assert len(rows) == 2 * per_epoch
+    assert {r["branch"] for r in rows} == {"MSA", "FFN"}
+    assert float(rows[0]["mean_abs"]) == pytest.approx(float(rows[0]["init"]))
+
+
+def test_dilation_explorer_redraws_and_marks_the_study():
+    explorer = dilation_explorer()
+    first = bytes(explorer.image.value)
+    assert "study's choice" in explorer.figure.axes[0].get_title()
+    explorer.controls["rates"].value = "2, 2, 2"
+    assert bytes(explorer.image.value) != first and explorer.error is None
+    assert "holes" in explorer.figure.axes[0].get_title()
+    explorer.controls["rates"].value = "a, b"
+    assert isinstance(explorer.error, ValueError)

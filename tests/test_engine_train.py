@@ -167,3 +167,17 @@ def test_rng_state_round_trips_through_a_checkpoint(tmp_path):
     first = (random.random(), np.random.rand(), torch.rand(1).item())
     restore_rng_state(torch.load(tmp_path / "rng.pt", weights_only=True))
     assert (random.random(), np.random.rand(), torch.rand(1).item()) == first
+
+
+def test_progress_log_line_has_epoch_loss_metric_speed_and_time_left(tmp_path):
+    from types import SimpleNamespace
+
+    from mfvpose_lib.engine.callbacks import ProgressLog
+
+    state = SimpleNamespace(config=SimpleNamespace(epochs=4), out_dir=tmp_path / "train_coco", primary_metric="AP",
+                            history=[{"epoch": 1, "train_loss": 0.5, "AP": 0.1, "samples_per_s": 12.0,
+                                      "train_seconds": 30.0, "val_seconds": 10.0}])  # fmt: skip
+    ProgressLog(tmp_path / "progress.log").on_epoch_end(state)
+    line = (tmp_path / "progress.log").read_text()
+    assert "epoch 1/4" in line and "loss 0.5" in line and "AP 0.1" in line
+    assert "12.0 samples/s" in line and "time left 2m00s" in line

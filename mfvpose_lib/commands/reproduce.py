@@ -21,7 +21,7 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from mfvpose_lib.reproduce import NotebookFailed, run_study, summary_table
+    from mfvpose_lib.reproduce import REPO_ROOT, NotebookFailed, run_study, summary_table, where_things_went
 
     try:
         runs = run_study(
@@ -41,4 +41,7 @@ def run(args) -> int:
     table = summary_table(runs)
     print(table[["notebook", "status", "seconds"]].to_string(index=False))
     print(f"total wall time: {table['seconds'].sum():.1f} s")
+    out = args.out or REPO_ROOT / "runs" / args.profile
+    for line in where_things_went(out, args.figures_dir):
+        print(line)
     return 0

@@ -58,6 +58,35 @@ def write_history_csv(history: list[dict[str, Any]], path: Path, writer) -> None
     writer(buffer.getvalue(), path)
 
 
+PROGRESS_NAME = "progress.log"
+
+
+class ProgressLog(Callback):
+    """One line per epoch appended to ``progress.log`` (epoch, loss, metric, samples/s, time
+    left), so a runner can show a training that runs inside a notebook (``reproduce`` tails it)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    def on_epoch_end(self, state) -> None:
+        row = state.history[-1]
+        done, total = int(row["epoch"]), int(state.config.epochs)
+        seconds = [float(r.get("train_seconds", 0)) + float(r.get("val_seconds", 0)) for r in state.history]
+        left = (sum(seconds) / len(seconds)) * (total - done) if seconds else 0.0
+        metric = state.primary_metric
+        parts = [f"epoch {done}/{total}", f"loss {row.get('train_loss', float('nan')):.4g}"]
+        if metric in row:
+            parts.append(f"{metric} {row[metric]:.4g}")
+        parts += [f"{row.get('samples_per_s', 0):.1f} samples/s", f"time left {_duration(left)}"]
+        with open(self.path, "a", encoding="utf-8") as fh:
+            fh.write(f"{Path(state.out_dir).name}: " + ", ".join(parts) + "\n")
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+
+
 class TensorBoardLogger(Callback):
     """Scalars of every epoch to TensorBoard, when ``torch.utils.tensorboard`` imports."""
 

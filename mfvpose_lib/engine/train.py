@@ -27,7 +27,13 @@ import torch.nn as nn
 from torch.utils.data import DataLoader, Dataset
 from torch.utils.data.distributed import DistributedSampler
 
-from mfvpose_lib.engine.callbacks import CSVLogger, call_hook, tensorboard_logger_if_available
+from mfvpose_lib.engine.callbacks import (
+    PROGRESS_NAME,
+    CSVLogger,
+    ProgressLog,
+    call_hook,
+    tensorboard_logger_if_available,
+)
 from mfvpose_lib.engine.checkpointing import (
     BEST_NAME,
     LAST_NAME,
@@ -344,6 +350,7 @@ class Trainer:
         self.callbacks: list = []
         if self.dist.is_main:
             self.callbacks.append(CSVLogger(self.out_dir / "metrics.csv"))
+            self.callbacks.append(ProgressLog(self.out_dir / PROGRESS_NAME))
             tensorboard = tensorboard_logger_if_available(self.out_dir / "tensorboard")
             if tensorboard is not None:
                 self.callbacks.append(tensorboard)
@@ -386,6 +393,9 @@ class Trainer:
                 },
                 self.out_dir / "config.json",
             )
+            from mfvpose_lib.engine.config_file import write_config_yaml
+
+            write_config_yaml(config, self.out_dir / "config.yaml")  # a valid --config file
 
     # ---------------------------------------------------------------- resume
     def _resume_path(self) -> Path | None:

@@ -181,3 +181,13 @@ def test_progress_log_line_has_epoch_loss_metric_speed_and_time_left(tmp_path):
     line = (tmp_path / "progress.log").read_text()
     assert "epoch 1/4" in line and "loss 0.5" in line and "AP 0.1" in line
     assert "12.0 samples/s" in line and "time left 2m00s" in line
+
+
+def test_layer_scale_magnitudes_per_layer():
+    from mfvpose_lib.engine.callbacks import layer_scale_magnitudes
+    from mfvpose_lib.layers.layer_scale import LayerScale
+
+    model = torch.nn.Sequential(LayerScale(4, init_values=0.1), torch.nn.Linear(4, 4), LayerScale(4, init_values=0.5))
+    with torch.no_grad():
+        model[2].gamma.mul_(-1)  # a learnt λ may turn negative: the magnitude counts
+    assert layer_scale_magnitudes(model) == pytest.approx({"0": 0.1, "2": 0.5})

@@ -100,10 +100,21 @@ class TensorBoardLogger(Callback):
         for key, value in row.items():
             if key != "epoch" and isinstance(value, int | float):
                 self.writer.add_scalar(key, value, row["epoch"])
+        for name, value in layer_scale_magnitudes(state.model).items():
+            self.writer.add_scalar(f"layerscale_mean_abs/{name}", value, row["epoch"])
         self.writer.flush()
 
     def on_train_end(self, state) -> None:
         self.writer.close()
+
+
+def layer_scale_magnitudes(model) -> dict[str, float]:
+    """Mean |λ| of every LayerScale in ``model``, by module name (empty without LSW)."""
+    from mfvpose_lib.layers.layer_scale import LayerScale
+
+    model = getattr(model, "module", model)
+    return {name: float(m.gamma.detach().abs().mean()) for name, m in model.named_modules()
+            if isinstance(m, LayerScale)}  # fmt: skip
 
 
 def tensorboard_logger_if_available(log_dir: str | Path) -> TensorBoardLogger | None:

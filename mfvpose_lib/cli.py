@@ -23,6 +23,7 @@ SUBCOMMANDS = {
     "export": "write a model to ONNX (dynamic batch)",
     "reproduce": "run the study notebooks in order with papermill",
     "bench": "benchmarks that print measurements",
+    "lab": "JupyterLab on a copy of the notebooks pointed at the last reproduce run",
 }
 
 

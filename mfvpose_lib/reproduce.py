@@ -40,6 +40,9 @@ class NotebookRun:
 _TCP_WARNING = "Kernel is running over TCP without encryption"
 
 
+KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=ERROR"]
+
+
 class _DropTcpWarning(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         return _TCP_WARNING not in record.getMessage()
@@ -153,6 +156,7 @@ def run_study(
     notebook_dir: str | Path = NOTEBOOK_DIR,
     prepare: bool = True,
     progress: bool = True,
+    pretrained: str | Path | None = None,
 ) -> list[NotebookRun]:
     """Execute the study's notebooks; raise :class:`NotebookFailed` at the first failure.
 
@@ -173,6 +177,10 @@ def run_study(
         folder.mkdir(parents=True, exist_ok=True)
     if prepare:
         prepare_data(profile, data_root)
+    if pretrained:
+        from mfvpose_lib.engine.config_file import write_run_pretrained
+
+        write_run_pretrained(out / "run", pretrained)  # read by the notebooks' ensure_trained
 
     parameters = {
         "profile": profile,
@@ -197,6 +205,8 @@ def run_study(
                     cwd=str(Path(notebook_dir).resolve()),
                     progress_bar=False,
                     kernel_name="python3",
+                    # the kernel process logs the TCP warning itself; keep its errors only
+                    extra_arguments=KERNEL_ARGUMENTS,
                 )
         except Exception as err:  # papermill wraps cell errors; anything else is a failure too
             failure = _describe_failure(notebook, err)

@@ -44,3 +44,15 @@ def test_cli_rejects_bad_file(tmp_path, capsys):
     assert main(["train", "--config", str(cfg), "--data", "D", "--out", "O"]) == 2
     err = capsys.readouterr().err
     assert "typo.yaml" in err and "learning_rate" in err
+
+
+def test_run_pretrained_file_round_trip(tmp_path):
+    from mfvpose_lib.engine.config_file import run_pretrained, write_run_pretrained
+
+    assert run_pretrained(tmp_path) is None
+    ckpt = tmp_path / "hrnet_w32.pth"
+    ckpt.write_bytes(b"x")
+    write_run_pretrained(tmp_path / "run", ckpt)
+    assert run_pretrained(tmp_path / "run") == str(ckpt.resolve())
+    with pytest.raises(FileNotFoundError, match="missing.pth"):
+        write_run_pretrained(tmp_path / "run", tmp_path / "missing.pth")

@@ -17,6 +17,8 @@ def add_arguments(parser) -> None:
         "--figures-dir", default=None, help="where notebooks save figures (default OUT/figures)"
     )
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
+    parser.add_argument("--pretrained", default=None,
+                        help="ImageNet HRNet checkpoint for the trainings' backbone (recorded in OUT/run/pretrained.json)")  # fmt: skip
     parser.add_argument("--only", nargs="+", metavar="NN", help="only these notebooks (numbers or names)")
 
 
@@ -31,6 +33,7 @@ def run(args) -> int:
             only=args.only,
             device=args.device,
             figures_dir=args.figures_dir,
+            pretrained=args.pretrained,
         )
     except NotebookFailed as err:
         print(f"\nreproduce stopped: {err}", file=sys.stderr)

@@ -135,3 +135,25 @@ def config_to_yaml(config) -> str:
 
 def write_config_yaml(config, path: str | Path) -> Path:
     return atomic_write_text(config_to_yaml(config), path)
+
+
+PRETRAINED_FILE = "pretrained.json"
+
+
+def write_run_pretrained(run_dir: str | Path, checkpoint: str | Path) -> Path:
+    """Remember the ImageNet backbone checkpoint for the trainings of a study run folder
+    (``mfvpose reproduce --pretrained`` writes it; the notebooks' ``ensure_trained`` reads it)."""
+    from mfvpose_lib.io_utils import atomic_write_json
+
+    checkpoint = Path(checkpoint).resolve()
+    if not checkpoint.is_file():
+        raise FileNotFoundError(f"{checkpoint}: pretrained checkpoint not found")
+    return atomic_write_json({"pretrained": str(checkpoint)}, Path(run_dir) / PRETRAINED_FILE)
+
+
+def run_pretrained(run_dir: str | Path) -> str | None:
+    """The checkpoint :func:`write_run_pretrained` recorded for ``run_dir``, or None."""
+    from mfvpose_lib.io_utils import read_json
+
+    path = Path(run_dir) / PRETRAINED_FILE
+    return read_json(path).get("pretrained") if path.is_file() else None

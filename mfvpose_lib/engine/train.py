@@ -655,7 +655,10 @@ def ensure_trained(
     """``best.pt`` of the profile's run for ``dataset``; trains it first when it is missing,
     finishes it (resuming from ``last.pt``) when it was cut short, and starts afresh when the
     folder holds a run of another profile or model."""
+    from mfvpose_lib.engine.config_file import run_pretrained
+
     out_dir = run_dir_for(run_dir, dataset)
+    overrides.setdefault("pretrained", run_pretrained(run_dir))  # recorded by `reproduce --pretrained`
     config = config_from_profile(profile, dataset, data_root, out_dir, **overrides)
     last = out_dir / LAST_NAME
     resume = None

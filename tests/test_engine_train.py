@@ -191,3 +191,30 @@ def test_layer_scale_magnitudes_per_layer():
     with torch.no_grad():
         model[2].gamma.mul_(-1)  # a learnt λ may turn negative: the magnitude counts
     assert layer_scale_magnitudes(model) == pytest.approx({"0": 0.1, "2": 0.5})
+
+
+def test_tensorboard_logs_layerscale_and_val_crops(tmp_path):
+    pytest.importorskip("tensorboard")
+    from types import SimpleNamespace
+
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from mfvpose_lib.data.synth import ensure_synthetic
+    from mfvpose_lib.engine.callbacks import TensorBoardLogger
+    from mfvpose_lib.models import create_model
+    from mfvpose_lib.profiles import get_profile
+
+    ensure_synthetic(tmp_path / "data", 2, 3, seed=4)
+    model = create_model(get_profile("smoke").model_for("coco"))
+    config = SimpleNamespace(data_root=str(tmp_path / "data"), dataset="coco", epochs=1)
+    state = SimpleNamespace(model=model, config=config, primary_metric="AP",
+                            history=[{"epoch": 1, "lr": 1e-3, "train_loss": 0.1, "AP": 0.2}])  # fmt: skip
+    logger = TensorBoardLogger(tmp_path / "tb", crops=2)
+    logger.on_epoch_end(state)
+    logger.on_train_end(state)
+    events = EventAccumulator(str(tmp_path / "tb")).Reload()
+    tags = events.Tags()
+    assert "lr" in tags["scalars"] and "AP" in tags["scalars"]
+    assert tags["images"] == ["val_crops/predicted"]
+    has_lsw = any(type(m).__name__ == "LayerScale" for m in model.modules())
+    assert has_lsw == any(t.startswith("layerscale_mean_abs/") for t in tags["scalars"])

@@ -1,9 +1,11 @@
 """ONNX export of a pose model with a dynamic batch dimension, checked against onnxruntime.
 
 Attention layers are switched to their explicit ``softmax(q kᵀ) v`` path for the export:
-that path is plain matmuls and a softmax, which every ONNX opset and runtime supports,
-while ``scaled_dot_product_attention`` maps to a fused op only in recent opsets. Both paths
-compute the same function, and the model's own setting is restored afterwards.
+plain matmuls and a softmax that every opset and runtime supports. (With torch 2.13 the
+TorchScript exporter at opset 17 also decomposes the fused ``scaled_dot_product_attention``
+correctly -- relative difference 5e-7 on the smoke model -- but the explicit path keeps the
+graph independent of how a torch version lowers the fused op.) Both paths compute the same
+function, and the model's own setting is restored afterwards.
 """
 
 from __future__ import annotations

@@ -56,3 +56,16 @@ def test_run_pretrained_file_round_trip(tmp_path):
     assert run_pretrained(tmp_path / "run") == str(ckpt.resolve())
     with pytest.raises(FileNotFoundError, match="missing.pth"):
         write_run_pretrained(tmp_path / "run", tmp_path / "missing.pth")
+
+
+def test_run_folder_keeps_resolved_config_yaml(tmp_path):
+    from mfvpose_lib.data.synth import ensure_synthetic
+
+    ensure_synthetic(tmp_path / "data", 4, 3, seed=5)
+    cfg = tmp_path / "run.yaml"
+    cfg.write_text(f"profile: smoke\ndata_root: {tmp_path / 'data'}\nepochs: 1\nbatch_size: 2\n"
+                   "progress: false\ndevice: cpu\n")
+    assert main(["train", "--config", str(cfg), "--out", str(tmp_path / "run")]) == 0
+    saved = read_config_file(tmp_path / "run" / "config.yaml")
+    assert saved["epochs"] == 1 and saved["batch_size"] == 2 and saved["out_dir"] == str(tmp_path / "run")
+    assert (tmp_path / "run" / "progress.log").read_text().startswith("run: epoch 1/1")

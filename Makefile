@@ -6,24 +6,43 @@ BIN := $(VENV)/bin
 #   make TORCH_SPEC="torch==2.13.0 --index-url https://download.pytorch.org/whl/cu128" reproduce
 TORCH_SPEC ?= torch==2.13.0
 PROFILE ?= cpu
+# ImageNet HRNet checkpoint for the backbone (the paper profile starts from it), e.g.
+#   make reproduce PROFILE=paper PRETRAINED=hrnet_w32-36af842e.pth
+PRETRAINED ?=
+LAB_ARGS ?=
 REPRODUCE_ARGS ?=
 PYTEST_ARGS ?=
 STAMP := $(VENV)/.installed
+# The torch spec last installed; a different TORCH_SPEC reinstalls torch.
+TORCH_STAMP := $(VENV)/.torch-spec
 
-.PHONY: reproduce test lint install clean-runs
+.PHONY: reproduce test lint install clean-runs lab FORCE
 
-$(STAMP): pyproject.toml
+$(TORCH_STAMP): FORCE
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (set PYTHON=...)"; exit 1; }
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet $(TORCH_SPEC)
-	$(BIN)/pip install --quiet -e '.[test]'
-	touch $(STAMP)
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@if [ "$$(cat $(TORCH_STAMP) 2>/dev/null)" != "$(TORCH_SPEC)" ]; then \
+		echo "installing $(TORCH_SPEC)"; \
+		$(BIN)/pip install --quiet --upgrade pip && \
+		$(BIN)/pip install --quiet --force-reinstall --no-deps $(TORCH_SPEC) && \
+		$(BIN)/pip install --quiet $(TORCH_SPEC) && \
+		echo "$(TORCH_SPEC)" > $(TORCH_STAMP); \
+	fi
+
+$(STAMP): pyproject.toml $(TORCH_STAMP)
+	@if [ ! -f $(STAMP) ] || [ pyproject.toml -nt $(STAMP) ]; then \
+		$(BIN)/pip install --quiet -e '.[test]' && touch $(STAMP); fi
 
 install: $(STAMP)
 
 reproduce: $(STAMP)
-	$(BIN)/mfvpose reproduce --profile $(PROFILE) --figures-dir figures/$(PROFILE) $(REPRODUCE_ARGS)
+	$(BIN)/mfvpose reproduce --profile $(PROFILE) --figures-dir figures/$(PROFILE) \
+		$(if $(PRETRAINED),--pretrained $(PRETRAINED)) $(REPRODUCE_ARGS)
+
+# JupyterLab on runs/$(PROFILE)/lab: the notebooks pointed at what `make reproduce` left there.
+#   make lab LAB_ARGS="--no-browser --port 8888"
+lab: $(STAMP)
+	$(BIN)/mfvpose lab --profile $(PROFILE) $(LAB_ARGS)
 
 # pytest exits 5 when it collected nothing: that is a failure here.
 test: $(STAMP)

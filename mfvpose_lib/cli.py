@@ -19,8 +19,11 @@ SUBCOMMANDS = {
     "synth": "render the synthetic people data set in COCO and MPII layouts",
     "train": "train a model (resumable, optional DDP via torchrun)",
     "evaluate": "COCO AP / MPII PCKh of a checkpoint",
+    "predict": "keypoints on your images, drawn and saved as COCO results",
+    "export": "write a model to ONNX (dynamic batch)",
     "reproduce": "run the study notebooks in order with papermill",
     "bench": "benchmarks that print measurements",
+    "lab": "JupyterLab on a copy of the notebooks pointed at the last reproduce run",
 }
 
 

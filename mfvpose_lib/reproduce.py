@@ -7,9 +7,12 @@ runner stops at the first failure and says which notebook and which cell failed.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
+import threading
 import time
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -35,6 +38,75 @@ class NotebookRun:
     seconds: float
     output: str
     error: str = ""
+
+
+# The Jupyter client warns on every kernel start that it talks to the kernel over local TCP
+# without encryption; for a kernel this process starts on localhost that says nothing useful.
+_TCP_WARNING = "Kernel is running over TCP without encryption"
+
+
+KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=ERROR"]
+
+
+class _DropTcpWarning(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return _TCP_WARNING not in record.getMessage()
+
+
+def silence_kernel_tcp_warning() -> None:
+    warnings.filterwarnings("ignore", message=f".*{_TCP_WARNING}.*")
+    for name in ("", "traitlets", "jupyter_client", "papermill", "NotebookApp"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _DropTcpWarning) for f in logger.filters):
+            logger.addFilter(_DropTcpWarning())
+        for handler in logger.handlers:
+            if not any(isinstance(f, _DropTcpWarning) for f in handler.filters):
+                handler.addFilter(_DropTcpWarning())
+
+
+class ProgressTail:
+    """Print the new lines of every ``progress.log`` under ``run_dir`` while a notebook runs
+    (the trainer appends one line per epoch there)."""
+
+    def __init__(self, run_dir: Path, write=print, interval: float = 1.0) -> None:
+        self.run_dir = Path(run_dir)
+        self.write = write
+        self.interval = interval
+        self.offsets: dict[Path, int] = {}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        for path in self.run_dir.rglob("progress.log"):  # old lines were shown by an earlier run
+            self.offsets[path] = path.stat().st_size
+
+    def poll(self) -> None:
+        for path in sorted(self.run_dir.rglob("progress.log")):
+            start = self.offsets.get(path, 0)
+            size = path.stat().st_size
+            if size < start:
+                start = 0
+            if size > start:
+                with open(path, encoding="utf-8") as fh:
+                    fh.seek(start)
+                    text = fh.read()
+                complete = text[: text.rfind("\n") + 1]
+                for line in complete.splitlines():
+                    self.write(f"  {line}")
+                self.offsets[path] = start + len(complete.encode("utf-8"))
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.poll()
+
+    def __enter__(self) -> ProgressTail:
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        self.poll()
 
 
 class NotebookFailed(RuntimeError):
@@ -81,6 +153,7 @@ def run_study(
     notebook_dir: str | Path = NOTEBOOK_DIR,
     prepare: bool = True,
     progress: bool = True,
+    pretrained: str | Path | None = None,
 ) -> list[NotebookRun]:
     """Execute the study's notebooks; raise :class:`NotebookFailed` at the first failure.
 
@@ -92,6 +165,7 @@ def run_study(
     from tqdm.auto import tqdm
 
     get_profile(profile)  # fail early on an unknown name
+    silence_kernel_tcp_warning()
     data_root = Path(data_root or DEFAULT_DATA_ROOT).resolve()
     out = Path(out or REPO_ROOT / "runs" / profile).resolve()
     figures_dir = Path(figures_dir).resolve() if figures_dir else out / "figures"
@@ -100,6 +174,10 @@ def run_study(
         folder.mkdir(parents=True, exist_ok=True)
     if prepare:
         prepare_data(profile, data_root)
+    if pretrained:
+        from mfvpose_lib.engine.config_file import write_run_pretrained
+
+        write_run_pretrained(out / "run", pretrained)  # read by the notebooks' ensure_trained
 
     parameters = {
         "profile": profile,
@@ -118,21 +196,24 @@ def run_study(
         executed = out / "notebooks" / notebook.name
         start = time.perf_counter()
         try:
-            papermill.execute_notebook(
-                str(notebook),
-                str(executed),
-                parameters=parameters,
-                cwd=str(Path(notebook_dir).resolve()),
-                progress_bar=False,
-                kernel_name="python3",
-            )
+            with ProgressTail(out / "run", write=tqdm.write if progress else (lambda _line: None)):
+                papermill.execute_notebook(
+                    str(notebook),
+                    str(executed),
+                    parameters=parameters,
+                    cwd=str(Path(notebook_dir).resolve()),
+                    progress_bar=False,
+                    kernel_name="python3",
+                    # the kernel process logs the TCP warning itself; keep its errors only
+                    extra_arguments=KERNEL_ARGUMENTS,
+                )
         except Exception as err:  # papermill wraps cell errors; anything else is a failure too
             failure = _describe_failure(notebook, err)
             runs.append(
-                NotebookRun(notebook.name, "failed", time.perf_counter() - start, str(executed), failure)
+                NotebookRun(notebook.name, "failed", time.perf_counter() - start, _relative(executed, out), failure)
             )
             break
-        runs.append(NotebookRun(notebook.name, "ok", time.perf_counter() - start, str(executed)))
+        runs.append(NotebookRun(notebook.name, "ok", time.perf_counter() - start, _relative(executed, out)))
     if previous_batch is None:
         os.environ.pop(BATCH_ENV, None)
     else:
@@ -141,9 +222,30 @@ def run_study(
     runs += [NotebookRun(n.name, "skipped", 0.0, "") for n in notebooks if n.name not in done]
     summary = summary_table(runs)
     atomic_write_text(summary.to_csv(index=False), out / "summary.csv")
+    atomic_write_text(summary.to_csv(index=False), figures_dir / "reproduce_summary.csv")
     if failure:
         raise NotebookFailed(f"{failure}\n(executed copy with the traceback: {out / 'notebooks'})")
     return runs
+
+
+def _relative(path: Path, base: Path) -> str:
+    """``path`` relative to the output folder when inside it (no machine paths in summaries)."""
+    try:
+        return str(Path(path).resolve().relative_to(Path(base).resolve()))
+    except ValueError:
+        return Path(path).name
+
+
+def where_things_went(out: str | Path, figures_dir: str | Path | None = None) -> list[str]:
+    """Lines for the end of a run: executed notebooks, run folder, figures, summary."""
+    out = Path(out)
+    figures = Path(figures_dir) if figures_dir else out / "figures"
+    return [
+        f"executed notebooks: {out / 'notebooks'}",
+        f"training runs and evaluations: {out / 'run'} (tensorboard --logdir {out / 'run'})",
+        f"figures and tables: {figures}",
+        f"wall times: {out / 'summary.csv'}",
+    ]
 
 
 def summary_table(runs: list[NotebookRun]) -> pd.DataFrame:

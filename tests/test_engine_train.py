@@ -168,3 +168,54 @@ def test_rng_state_round_trips_through_a_checkpoint(tmp_path):
     first = (random.random(), np.random.rand(), torch.rand(1).item())
     restore_rng_state(torch.load(tmp_path / "rng.pt", weights_only=True))
     assert (random.random(), np.random.rand(), torch.rand(1).item()) == first
+
+
+def test_progress_log_line_has_epoch_loss_metric_speed_and_time_left(tmp_path):
+    from types import SimpleNamespace
+
+    from mfvpose_lib.engine.callbacks import ProgressLog
+
+    state = SimpleNamespace(config=SimpleNamespace(epochs=4), out_dir=tmp_path / "train_coco", primary_metric="AP",
+                            history=[{"epoch": 1, "train_loss": 0.5, "AP": 0.1, "samples_per_s": 12.0,
+                                      "train_seconds": 30.0, "val_seconds": 10.0}])  # fmt: skip
+    ProgressLog(tmp_path / "progress.log").on_epoch_end(state)
+    line = (tmp_path / "progress.log").read_text()
+    assert "epoch 1/4" in line and "loss 0.5" in line and "AP 0.1" in line
+    assert "12.0 samples/s" in line and "time left 2m00s" in line
+
+
+def test_layer_scale_magnitudes_per_layer():
+    from mfvpose_lib.engine.callbacks import layer_scale_magnitudes
+    from mfvpose_lib.layers.layer_scale import LayerScale
+
+    model = torch.nn.Sequential(LayerScale(4, init_values=0.1), torch.nn.Linear(4, 4), LayerScale(4, init_values=0.5))
+    with torch.no_grad():
+        model[2].gamma.mul_(-1)  # a learnt λ may turn negative: the magnitude counts
+    assert layer_scale_magnitudes(model) == pytest.approx({"0": 0.1, "2": 0.5})
+
+
+def test_tensorboard_logs_layerscale_and_val_crops(tmp_path):
+    pytest.importorskip("tensorboard")
+    from types import SimpleNamespace
+
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from mfvpose_lib.data.synth import ensure_synthetic
+    from mfvpose_lib.engine.callbacks import TensorBoardLogger
+    from mfvpose_lib.models import create_model
+    from mfvpose_lib.profiles import get_profile
+
+    ensure_synthetic(tmp_path / "data", 2, 3, seed=4)
+    model = create_model(get_profile("smoke").model_for("coco"))
+    config = SimpleNamespace(data_root=str(tmp_path / "data"), dataset="coco", epochs=1)
+    state = SimpleNamespace(model=model, config=config, primary_metric="AP",
+                            history=[{"epoch": 1, "lr": 1e-3, "train_loss": 0.1, "AP": 0.2}])  # fmt: skip
+    logger = TensorBoardLogger(tmp_path / "tb", crops=2)
+    logger.on_epoch_end(state)
+    logger.on_train_end(state)
+    events = EventAccumulator(str(tmp_path / "tb")).Reload()
+    tags = events.Tags()
+    assert "lr" in tags["scalars"] and "AP" in tags["scalars"]
+    assert tags["images"] == ["val_crops/predicted"]
+    has_lsw = any(type(m).__name__ == "LayerScale" for m in model.modules())
+    assert has_lsw == any(t.startswith("layerscale_mean_abs/") for t in tags["scalars"])

@@ -48,23 +48,48 @@ def smoke_study(tmp_path_factory):
     """Run the whole study once at the smoke profile, as `mfvpose reproduce --profile smoke` does."""
     base = tmp_path_factory.mktemp("study")
     out = base / "out"
+    before = _git_status()
     try:
-        run_study("smoke", data_root=base / "data", out=out, figures_dir=base / "figures", progress=False)
+        run_study("smoke", data_root=base / "data", out=out, progress=False)
         error = None
     except NotebookFailed as err:
         error = str(err)
     summary = pd.read_csv(out / "summary.csv", keep_default_na=False)
+    smoke_study_git_status[:] = [before, _git_status()]
     return summary.set_index("notebook"), error, base
+
+
+smoke_study_git_status: list = []
+
+
+def _git_status() -> str | None:
+    import subprocess
+
+    try:
+        return subprocess.run(["git", "status", "--porcelain"], cwd=NOTEBOOK_DIR.parent, capture_output=True,
+                              text=True, check=True).stdout  # fmt: skip
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+@pytest.mark.slow
+def test_smoke_study_leaves_the_checkout_clean(smoke_study):
+    before, after = smoke_study_git_status
+    if before is None:
+        pytest.skip("not a git checkout")
+    assert after == before, f"the smoke study changed tracked or untracked files:\n{after}"
+    summary, _, base = smoke_study
+    assert not any(str(v).startswith("/") for v in summary["output"]), "summary holds absolute paths"
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_runs_at_smoke(path, smoke_study):
-    summary, error, _ = smoke_study
+    summary, error, base = smoke_study
     status = summary.loc[path.name, "status"]
     if status == "skipped":
         pytest.fail(f"{path.name} did not run because an earlier notebook failed: {error}")
     assert status == "ok", summary.loc[path.name, "error"]
-    executed = nbformat.read(summary.loc[path.name, "output"], as_version=4)
+    executed = nbformat.read(base / "out" / summary.loc[path.name, "output"], as_version=4)
     ran = [c for c in executed.cells if c.cell_type == "code" and c.execution_count is not None]
     assert len(ran) == len([c for c in executed.cells if c.cell_type == "code"])

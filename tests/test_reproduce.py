@@ -66,3 +66,35 @@ def test_stops_at_first_failure_naming_notebook_and_cell(notebook_dir, tmp_path)
 def test_unknown_profile_is_rejected(notebook_dir, tmp_path):
     with pytest.raises(KeyError, match="unknown profile"):
         run_study("huge", out=tmp_path, notebook_dir=notebook_dir, prepare=False, progress=False)
+
+
+def test_progress_tail_prints_only_new_complete_lines(tmp_path):
+    from mfvpose_lib.reproduce import ProgressTail
+
+    log = tmp_path / "train_coco" / "progress.log"
+    log.parent.mkdir()
+    log.write_text("train_coco: epoch 1/2 (an earlier run)\n")
+    lines: list[str] = []
+    with ProgressTail(tmp_path, write=lines.append, interval=0.05) as tail:
+        with open(log, "a") as fh:
+            fh.write("train_coco: epoch 2/2, loss 0.1\npartial")
+        tail.poll()
+    assert lines == ["  train_coco: epoch 2/2, loss 0.1"]
+
+
+def test_kernel_tcp_warning_is_filtered():
+    import logging
+
+    from mfvpose_lib.reproduce import _DropTcpWarning
+
+    record = logging.LogRecord("traitlets", logging.WARNING, "", 0,
+                               "Kernel is running over TCP without encryption. Messages ...", None, None)  # fmt: skip
+    assert not _DropTcpWarning().filter(record)
+
+
+def test_where_things_went_names_every_output(tmp_path):
+    from mfvpose_lib.reproduce import where_things_went
+
+    text = "\n".join(where_things_went(tmp_path / "out"))
+    for part in ("notebooks", "run", "figures", "summary.csv"):
+        assert part in text

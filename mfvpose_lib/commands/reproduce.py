@@ -17,11 +17,13 @@ def add_arguments(parser) -> None:
         "--figures-dir", default=None, help="where notebooks save figures (default OUT/figures)"
     )
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
+    parser.add_argument("--pretrained", default=None,
+                        help="ImageNet HRNet checkpoint for the trainings' backbone (recorded in OUT/run/pretrained.json)")  # fmt: skip
     parser.add_argument("--only", nargs="+", metavar="NN", help="only these notebooks (numbers or names)")
 
 
 def run(args) -> int:
-    from mfvpose_lib.reproduce import NotebookFailed, run_study, summary_table
+    from mfvpose_lib.reproduce import REPO_ROOT, NotebookFailed, run_study, summary_table, where_things_went
 
     try:
         runs = run_study(
@@ -31,6 +33,7 @@ def run(args) -> int:
             only=args.only,
             device=args.device,
             figures_dir=args.figures_dir,
+            pretrained=args.pretrained,
         )
     except NotebookFailed as err:
         print(f"\nreproduce stopped: {err}", file=sys.stderr)
@@ -41,4 +44,7 @@ def run(args) -> int:
     table = summary_table(runs)
     print(table[["notebook", "status", "seconds"]].to_string(index=False))
     print(f"total wall time: {table['seconds'].sum():.1f} s")
+    out = args.out or REPO_ROOT / "runs" / args.profile
+    for line in where_things_went(out, args.figures_dir):
+        print(line)
     return 0

@@ -12,10 +12,13 @@ def add_arguments(parser) -> None:
     parser.add_argument(
         "--model", default=None, help="registered model name (default: the profile's for --dataset)"
     )
-    parser.add_argument("--data", required=True, help="data root holding coco/ and/or mpii/ (or one of them)")
-    parser.add_argument("--dataset", choices=["coco", "mpii"], default="coco")
-    parser.add_argument("--profile", choices=["smoke", "cpu", "paper"], default="smoke")
-    parser.add_argument("--out", required=True, help="run folder: last.pt, best.pt, metrics.csv, train.log")
+    parser.add_argument("--config", default=None, metavar="FILE.yaml",
+                        help="TrainConfig fields; flags override the file, the file overrides the profile")  # fmt: skip
+    parser.add_argument("--print-config", action="store_true", help="print the resolved config.yaml and exit")
+    parser.add_argument("--data", default=None, help="data root holding coco/ and/or mpii/ (or one of them)")
+    parser.add_argument("--dataset", choices=["coco", "mpii"], default=None, help="default coco")
+    parser.add_argument("--profile", choices=["smoke", "cpu", "paper"], default=None, help="default smoke")
+    parser.add_argument("--out", default=None, help="run folder: last.pt, best.pt, metrics.csv, train.log")
     parser.add_argument("--epochs", type=int)
     parser.add_argument("--batch-size", type=int, help="per process; the effective batch is this × processes")
     parser.add_argument("--total-batch", type=int,
@@ -53,11 +56,19 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from mfvpose_lib.engine.train import NonFiniteLossError, config_from_profile, train
+    from mfvpose_lib.engine.config_file import (
+        ConfigFileError,
+        config_to_yaml,
+        read_config_file,
+        resolve_config,
+    )
+    from mfvpose_lib.engine.train import NonFiniteLossError, train
     from mfvpose_lib.profiles import get_profile
 
-    profile = get_profile(args.profile)
     overrides = {
+        "dataset": args.dataset,
+        "data_root": args.data,
+        "out_dir": args.out,
         "model": args.model,
         "epochs": args.epochs,
         "batch_size": args.batch_size,
@@ -86,10 +97,15 @@ def run(args) -> int:
         "progress": args.progress,
     }
     try:
-        config = config_from_profile(profile, args.dataset, args.data, args.out, **overrides)
-    except ValueError as err:
+        file_values = read_config_file(args.config) if args.config else {}
+        config = resolve_config(args.profile, file_values, overrides, source=args.config or "command line")
+    except (ConfigFileError, ValueError) as err:
         print(f"mfvpose train: {err}", file=sys.stderr)
         return 2
+    if args.print_config:
+        sys.stdout.write(config_to_yaml(config))
+        return 0
+    profile = get_profile(config.profile)
     if profile.needs_pretrained and not config.pretrained:
         bar = "!" * 78
         print(

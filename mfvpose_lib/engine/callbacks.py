@@ -58,23 +58,115 @@ def write_history_csv(history: list[dict[str, Any]], path: Path, writer) -> None
     writer(buffer.getvalue(), path)
 
 
+PROGRESS_NAME = "progress.log"
+
+
+class ProgressLog(Callback):
+    """One line per epoch appended to ``progress.log`` (epoch, loss, metric, samples/s, time
+    left), so a runner can show a training that runs inside a notebook (``reproduce`` tails it)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    def on_epoch_end(self, state) -> None:
+        row = state.history[-1]
+        done, total = int(row["epoch"]), int(state.config.epochs)
+        seconds = [float(r.get("train_seconds", 0)) + float(r.get("val_seconds", 0)) for r in state.history]
+        left = (sum(seconds) / len(seconds)) * (total - done) if seconds else 0.0
+        metric = state.primary_metric
+        parts = [f"epoch {done}/{total}", f"loss {row.get('train_loss', float('nan')):.4g}"]
+        if metric in row:
+            parts.append(f"{metric} {row[metric]:.4g}")
+        parts += [f"{row.get('samples_per_s', 0):.1f} samples/s", f"time left {_duration(left)}"]
+        with open(self.path, "a", encoding="utf-8") as fh:
+            fh.write(f"{Path(state.out_dir).name}: " + ", ".join(parts) + "\n")
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+
+
 class TensorBoardLogger(Callback):
     """Scalars of every epoch to TensorBoard, when ``torch.utils.tensorboard`` imports."""
 
-    def __init__(self, log_dir: str | Path) -> None:
+    def __init__(self, log_dir: str | Path, crops: int = 4) -> None:
         from torch.utils.tensorboard import SummaryWriter  # raises ImportError without tensorboard
 
         self.writer = SummaryWriter(str(log_dir))
+        self.crops = crops
+        self._val_items: list | None = None
 
     def on_epoch_end(self, state) -> None:
         row = state.history[-1]
         for key, value in row.items():
             if key != "epoch" and isinstance(value, int | float):
                 self.writer.add_scalar(key, value, row["epoch"])
+        for name, value in layer_scale_magnitudes(state.model).items():
+            self.writer.add_scalar(f"layerscale_mean_abs/{name}", value, row["epoch"])
+        if self.crops and state.primary_metric in row:  # an evaluation ran this epoch
+            pictures = self._val_pictures(state)
+            if pictures is not None:
+                self.writer.add_images("val_crops/predicted", pictures, row["epoch"], dataformats="NHWC")
         self.writer.flush()
+
+    def _val_pictures(self, state):
+        return _tb_val_pictures(self, state)
 
     def on_train_end(self, state) -> None:
         self.writer.close()
+
+
+def _tb_val_pictures(self, state):
+    """The first validation crops with the model's predicted skeletons, (N, H, W, 3) uint8."""
+    import numpy as np
+    import torch
+
+    from mfvpose_lib.data.draw import draw_skeleton
+    from mfvpose_lib.data.transforms import denormalize
+
+    model = getattr(state.model, "module", state.model)
+    if self._val_items is None:
+        from mfvpose_lib.engine.data_access import build_split
+
+        try:
+            data = build_split(state.config.data_root, state.config.dataset, "val", model.cfg, train=False)
+        except (FileNotFoundError, ValueError):
+            self._val_items = []
+            return None
+        self._val_items = [data[i] for i in range(min(self.crops, len(data)))]
+        self._meta = data.meta
+    if not self._val_items:
+        return None
+    images = torch.stack([item["image"] for item in self._val_items])
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        heatmaps = model(images.to(next(model.parameters()).device)).float().cpu().numpy()
+    model.train(was_training)
+    coords, maxvals = crop_keypoints(heatmaps, model.cfg.input_size)
+    joints = np.concatenate([coords, maxvals.reshape(*coords.shape[:2], 1)], axis=2)
+    return np.stack([draw_skeleton(denormalize(img), j, self._meta, min_visibility=0.2, hidden_style=False)
+                     for img, j in zip(images, joints)])  # fmt: skip
+
+
+def crop_keypoints(heatmaps, input_size):
+    """Keypoints in crop pixels from (N, K, h, w) heatmaps (the one decode call of this module)."""
+    from mfvpose_lib.data.codec import decode_heatmaps
+
+    coords, maxvals = decode_heatmaps(heatmaps, method="dark")
+    h, w = heatmaps.shape[-2:]
+    stride = (input_size[1] / w, input_size[0] / h)
+    return coords * stride, maxvals
+
+
+def layer_scale_magnitudes(model) -> dict[str, float]:
+    """Mean |λ| of every LayerScale in ``model``, by module name (empty without LSW)."""
+    from mfvpose_lib.layers.layer_scale import LayerScale
+
+    model = getattr(model, "module", model)
+    return {name: float(m.gamma.detach().abs().mean()) for name, m in model.named_modules()
+            if isinstance(m, LayerScale)}  # fmt: skip
 
 
 def tensorboard_logger_if_available(log_dir: str | Path) -> TensorBoardLogger | None:

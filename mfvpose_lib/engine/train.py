@@ -29,8 +29,10 @@ from torch.utils.data.distributed import DistributedSampler
 
 from mfvpose_lib.data.codec import HeatmapCodec
 from mfvpose_lib.engine.callbacks import (
+    PROGRESS_NAME,
     CSVLogger,
     LayerScaleLogger,
+    ProgressLog,
     call_hook,
     tensorboard_logger_if_available,
 )
@@ -377,6 +379,7 @@ class Trainer:
         if self.dist.is_main:
             self.callbacks.append(CSVLogger(self.out_dir / "metrics.csv"))
             self.callbacks.append(LayerScaleLogger(self.out_dir / "layerscale.csv"))
+            self.callbacks.append(ProgressLog(self.out_dir / PROGRESS_NAME))
             tensorboard = tensorboard_logger_if_available(self.out_dir / "tensorboard")
             if tensorboard is not None:
                 self.callbacks.append(tensorboard)
@@ -423,6 +426,9 @@ class Trainer:
                 },
                 self.out_dir / "config.json",
             )
+            from mfvpose_lib.engine.config_file import write_config_yaml
+
+            write_config_yaml(config, self.out_dir / "config.yaml")  # a valid --config file
 
     # ---------------------------------------------------------------- resume
     def _resume_path(self) -> Path | None:
@@ -692,7 +698,10 @@ def ensure_trained(
     """``best.pt`` of the profile's run for ``dataset``; trains it first when it is missing,
     finishes it (resuming from ``last.pt``) when it was cut short, and starts afresh when the
     folder holds a run of another profile or model."""
+    from mfvpose_lib.engine.config_file import run_pretrained
+
     out_dir = run_dir_for(run_dir, dataset)
+    overrides.setdefault("pretrained", run_pretrained(run_dir))  # recorded by `reproduce --pretrained`
     config = config_from_profile(profile, dataset, data_root, out_dir, **overrides)
     last = out_dir / LAST_NAME
     resume = None

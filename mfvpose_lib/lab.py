@@ -1,0 +1,80 @@
+"""JupyterLab on the study as the last ``make reproduce`` left it.
+
+The notebooks are copied to ``runs/<profile>/lab/`` (editing and autosave never touch the
+tracked sources) with their ``parameters`` cell rewritten to the run's profile, data root,
+run folder, figures folder and device; then ``jupyter lab`` starts in that folder.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from mfvpose_lib.io_utils import atomic_write_text
+from mfvpose_lib.reproduce import DEFAULT_DATA_ROOT, NOTEBOOK_DIR, REPO_ROOT, discover_notebooks
+
+
+def parameters_source(profile: str, data_root: str, run_dir: str, figures_dir: str, device: str) -> str:
+    return (f"profile = {profile!r}\ndata_root = {data_root!r}\nrun_dir = {run_dir!r}\n"
+            f"figures_dir = {figures_dir!r}\ndevice = {device!r}")  # fmt: skip
+
+
+def prepare_lab(profile: str = "cpu", *, out: str | Path | None = None, data_root: str | Path | None = None,
+                figures_dir: str | Path | None = None, device: str = "auto",
+                notebook_dir: str | Path = NOTEBOOK_DIR) -> Path:  # fmt: skip
+    """Copy the notebooks into ``OUT/lab`` (OUT default ``runs/PROFILE``) pointing at that run.
+
+    The paths are those ``make reproduce`` uses: data ``data/synthetic``, run folder
+    ``OUT/run``, figures ``figures/PROFILE``. Notebooks already in the lab folder are
+    replaced, so a lab always starts from the tracked sources."""
+    import nbformat
+
+    from mfvpose_lib.profiles import get_profile
+
+    get_profile(profile)
+    out = Path(out or REPO_ROOT / "runs" / profile).resolve()
+    lab = out / "lab"
+    lab.mkdir(parents=True, exist_ok=True)
+    params = parameters_source(
+        profile,
+        str(Path(data_root or DEFAULT_DATA_ROOT).resolve()),
+        str(out / "run"),
+        str(Path(figures_dir or REPO_ROOT / "figures" / profile).resolve()),
+        device,
+    )
+    for path in discover_notebooks(Path(notebook_dir)):
+        nb = nbformat.read(path, as_version=4)
+        cells = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+        if len(cells) != 1:
+            raise ValueError(f"{path}: needs exactly one cell tagged 'parameters', found {len(cells)}")
+        cells[0].source = params
+        atomic_write_text(nbformat.writes(nb), lab / path.name)
+    return lab
+
+
+def lab_command(lab: Path, port: int | None = None, browser: bool = True, extra: list[str] | None = None) -> list[str]:
+    cmd = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={lab}"]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        cmd.append("--allow-root")
+    if not browser:
+        cmd.append("--no-browser")
+    if port:
+        cmd.append(f"--port={port}")
+    return cmd + list(extra or [])
+
+
+def run_lab(lab: Path, **kwargs) -> int:
+    if shutil.which("jupyter") is None and not _has_jupyterlab():
+        raise FileNotFoundError("jupyterlab is not installed (pip install jupyterlab)")
+    return subprocess.call(lab_command(lab, **kwargs), cwd=lab)
+
+
+def _has_jupyterlab() -> bool:
+    try:
+        import jupyterlab  # noqa: F401
+    except ImportError:
+        return False
+    return True

@@ -19,20 +19,24 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
 
 def test_settings_for(model: nn.Module, dataset: str):
-    """The test-time settings a model family was published with; the one place that chooses them.
-
-    TokenPose and MfvPose: flip test, DARK decoding, no flip shift. HRNet and SimpleBaseline:
-    flip test, quarter-pixel offset, flipped heatmaps shifted one pixel.
-    """
+    """Flip test on detection boxes; the decoder and the flip alignment come from the codec, which
+    carries each family's published test settings (``data.codec.codec_for_model``)."""
     from mfvpose_lib.engine.evaluate import EvalSettings
 
-    family = type(model).__name__.lower()
-    if "hrnet" in family or "simplebaseline" in family or "resnet" in family:
-        return EvalSettings(dataset=dataset, boxes="det", flip=True, shift=True, decode="quarter")
-    return EvalSettings(dataset=dataset, boxes="det", flip=True, shift=False, decode="dark")
+    return EvalSettings(dataset=dataset, boxes="det", flip=True)
 
 
 test_settings_for.__test__ = False  # a library function, not a pytest test
+
+
+def codec_for_checkpoint(checkpoint: str | Path, model: nn.Module):
+    """The codec saved in one of our checkpoints, or the family's for a public state dict."""
+    import torch
+
+    from mfvpose_lib.data.codec import codec_from_checkpoint
+
+    payload = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    return codec_from_checkpoint(payload if isinstance(payload, dict) else {}, model, source=str(checkpoint))
 
 
 def dataset_for_model(model: nn.Module) -> str:
@@ -106,10 +110,8 @@ def boxes_from_detections(det_file: str | Path, score_threshold: float = 0.0) ->
 
 
 def _records(images: list[Path], boxes: list[Box] | None, box: Sequence[float] | None,
-             aspect_ratio: float, num_keypoints: int) -> list[dict]:  # fmt: skip
+             codec, num_keypoints: int) -> list[dict]:  # fmt: skip
     from PIL import Image, UnidentifiedImageError
-
-    from mfvpose_lib.data.geometry import box_to_center_scale
 
     by_image: dict[int, list[Box]] = {}
     for b in boxes or []:
@@ -135,7 +137,7 @@ def _records(images: list[Path], boxes: list[Box] | None, box: Sequence[float] |
                     f"{path}: box {list(b.bbox)} (x, y, w, h) lies outside the {width}x{height} image "
                     "or has no area"
                 )
-            center, scale = box_to_center_scale(b.bbox, aspect_ratio)
+            center, scale = codec.box_to_center_scale(b.bbox)
             records.append({
                 "image_path": str(path), "image_id": image_id, "ann_id": -1, "center": center,
                 "scale": scale, "joints": np.zeros((num_keypoints, 3), dtype=np.float32),
@@ -164,10 +166,13 @@ def predict_images(
     batch_size: int = 32,
     progress: bool = True,
     draw: bool = True,
+    codec=None,
 ) -> PredictOutput:
     """Predict every person of ``images``: detection ``boxes``, one ``box`` (x, y, w, h) per
     image, or (neither given) the whole image as one person. With ``out_dir`` writes
-    ``results.json`` (COCO results) and one picture per image with the skeletons drawn."""
+    ``results.json`` (COCO results) and one picture per image with the skeletons drawn.
+    ``codec`` (default: the model family's) sets crop geometry, decoding and flip alignment."""
+    from mfvpose_lib.data.codec import codec_for_model
     from mfvpose_lib.data.dataset import PoseDataset
     from mfvpose_lib.data.meta import get_meta
     from mfvpose_lib.data.transforms import build_pipeline
@@ -175,16 +180,16 @@ def predict_images(
 
     dataset_name = dataset_for_model(model)
     meta = get_meta(dataset_name)
-    cfg = model.cfg
+    codec = codec or codec_for_model(model)
     paths = collect_images(images)
-    records = _records(paths, boxes, box, cfg.input_size[1] / cfg.input_size[0], meta.num_keypoints)
-    pipeline = build_pipeline(meta, input_size=tuple(cfg.input_size), heatmap_size=tuple(cfg.heatmap_size),
-                              train=False)  # fmt: skip
-    data = PoseDataset(records, meta, pipeline, ann_file=Path("<images>"), image_root=Path("."), split="predict")
+    records = _records(paths, boxes, box, codec, meta.num_keypoints)
+    pipeline = build_pipeline(meta, codec=codec, train=False)
+    data = PoseDataset(records, meta, pipeline, ann_file=Path("<images>"), image_root=Path("."), split="predict",
+                       codec=codec)  # fmt: skip
     settings = test_settings_for(model, dataset_name)
     info = {"model": getattr(model, "model_name", type(model).__name__), "layout": dataset_name,
-            "flip_test": settings.flip, "flip_shift": settings.shift, "decode": settings.decode,
-            "people": len(records), "images": len(paths)}  # fmt: skip
+            "flip_test": settings.flip, "flip_alignment": codec.flip_alignment, "decode": codec.decoder,
+            "codec": codec.to_dict(), "people": len(records), "images": len(paths)}  # fmt: skip
     results: list[dict] = []
     if records:
         preds = predict(model, data, flip_pairs=meta.flip_pairs, settings=settings, device=device,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -37,8 +38,7 @@ def checkpoint(tmp_path_factory):
 def test_predict_on_gt_boxes_scores_as_evaluation(synth_root, checkpoint, tmp_path):
     model = load_any_model(checkpoint)
     val = build_split(synth_root, "coco", "val", model.cfg, train=False, boxes="gt")
-    expected = evaluate_model(model, val, test_settings_for(model, "coco").__class__(
-        dataset="coco", boxes="gt", flip=True, shift=False, decode="dark"), progress=False)
+    expected = evaluate_model(model, val, replace(test_settings_for(model, "coco"), boxes="gt"), progress=False)
     dets = [{"image_id": int(r["image_id"]), "category_id": 1, "bbox": [float(v) for v in r["bbox"]], "score": 1.0}
             for r in val.records]
     det_file = tmp_path / "dets.json"
@@ -87,4 +87,5 @@ def test_predict_with_public_state_dict(synth_root, tmp_path):
     assert main(["predict", str(image), "--checkpoint", str(path), "--model", "hrnet_w32", "--whole-image",
                  "--out", str(tmp_path / "out"), "--device", "cpu", "--no-draw"]) == 0
     settings = json.loads((tmp_path / "out" / "settings.json").read_text())
-    assert settings["decode"] == "quarter" and settings["flip_shift"] is True
+    assert settings["decode"] == "quarter" and settings["flip_alignment"] == "hrnet_1px"
+    assert settings["codec"]["geometry"] == "hrnet" and settings["codec"]["target"] == "integer"

@@ -24,18 +24,24 @@ def add_arguments(parser) -> None:
 
 def run(args) -> int:
     from mfvpose_lib.device import resolve_device
-    from mfvpose_lib.inference import boxes_from_detections, load_any_model, predict_images
+    from mfvpose_lib.inference import (
+        boxes_from_detections,
+        codec_for_checkpoint,
+        load_any_model,
+        predict_images,
+    )
 
     try:
         device = resolve_device(args.device)
         model = load_any_model(args.checkpoint, args.model, map_location=device)
         boxes = boxes_from_detections(args.boxes, args.score_threshold) if args.boxes else None
         out = predict_images(model, args.inputs, boxes=boxes, box=args.box, out_dir=args.out, device=device,
-                             batch_size=args.batch_size, draw=args.draw)  # fmt: skip
+                             batch_size=args.batch_size, draw=args.draw,
+                             codec=codec_for_checkpoint(args.checkpoint, model))  # fmt: skip
     except (FileNotFoundError, ValueError, KeyError, TypeError) as err:
         print(f"mfvpose predict: {err}", file=sys.stderr)
         return 2
     s = out.settings
     print(f"{s['people']} people in {s['images']} images; {len(out.results)} poses after OKS-NMS "
-          f"(flip {s['flip_test']}, shift {s['flip_shift']}, decode {s['decode']}); wrote {args.out}/")  # fmt: skip
+          f"(flip {s['flip_test']}, alignment {s['flip_alignment']}, decode {s['decode']}); wrote {args.out}/")  # fmt: skip
     return 0

@@ -53,6 +53,7 @@ class PoseDataset(Dataset):
         coco=None,
         gt_valid_file: Path | None = None,
         split: str = "",
+        cache_images: bool = False,
     ) -> None:
         self.records = records
         self.meta = meta
@@ -62,6 +63,10 @@ class PoseDataset(Dataset):
         self.coco = coco
         self.gt_valid_file = gt_valid_file
         self.split = split
+        # opt-in: decoded images (uint8 arrays) kept in memory by path after their first load;
+        # each DataLoader worker holds its own copy unless filled before the workers fork
+        self.cache_images = bool(cache_images)
+        self._image_cache: dict[str, np.ndarray] = {}
 
     def __len__(self) -> int:
         return len(self.records)
@@ -72,7 +77,7 @@ class PoseDataset(Dataset):
     def raw_sample(self, index: int) -> dict:
         """The untransformed sample (PIL image, joints in image pixels, box centre/scale)."""
         rec = self.records[index]
-        image = load_image(rec["image_path"], context=f"{self.ann_file.name}, image id {rec['image_id']}")
+        image = self._load(rec)
         return {
             "image": image,
             "joints": np.array(rec["joints"], dtype=np.float32, copy=True),
@@ -81,6 +86,26 @@ class PoseDataset(Dataset):
             "rotation": 0.0,
             "flipped": False,
         }
+
+    def _load(self, rec: dict) -> Image.Image:
+        context = f"{self.ann_file.name}, image id {rec['image_id']}"
+        if not self.cache_images:
+            return load_image(rec["image_path"], context=context)
+        key = str(rec["image_path"])
+        pixels = self._image_cache.get(key)
+        if pixels is None:
+            pixels = np.asarray(load_image(key, context=context))
+            self._image_cache[key] = pixels
+        return Image.fromarray(pixels)
+
+    def fill_cache(self, indices=None) -> int:
+        """Decode the images of ``indices`` (default: all) into the cache now; returns how many
+        images the cache holds. Needs ``cache_images=True``."""
+        if not self.cache_images:
+            raise ValueError(f"{self.ann_file}: dataset was built without cache_images=True")
+        for i in range(len(self)) if indices is None else indices:
+            self._load(self.records[i])
+        return len(self._image_cache)
 
     def transform(self, sample: dict, rng: np.random.Generator) -> dict:
         return self.pipeline(sample, rng)
@@ -137,13 +162,15 @@ def build_dataset(
     unbiased_target: bool = False,
     augmentation: AugmentationConfig | None = None,
     use_joint_weights: bool = False,
+    cache_images: bool = False,
 ) -> PoseDataset:
     """A :class:`PoseDataset` for ``dataset`` ``split`` under ``root``.
 
     ``train`` turns augmentation on (default: ``split == "train"``). COCO ``boxes="det"`` reads
     ``det_file`` (default ``person_detection_results/COCO_{val,test-dev}2017_detections_…json``)
     keeping scores ≥ ``det_score_thr``; the test-dev split has no keypoints and needs
-    detections. ``input_size`` and ``heatmap_size`` are (H, W).
+    detections. ``input_size`` and ``heatmap_size`` are (H, W). ``cache_images`` keeps decoded
+    images in memory after their first load (opt-in; see :meth:`PoseDataset.fill_cache`).
     """
     dataset = dataset.lower()
     meta = get_meta(dataset)
@@ -183,6 +210,7 @@ def build_dataset(
             image_root=paths["image_root"],
             coco=coco,
             split=split,
+            cache_images=cache_images,
         )
     paths = mpii_io.mpii_paths(layout, split)
     records = mpii_io.mpii_records(
@@ -196,4 +224,5 @@ def build_dataset(
         image_root=paths["image_root"],
         gt_valid_file=paths["gt_valid_file"] if split == "val" else None,
         split=split,
+        cache_images=cache_images,
     )

@@ -49,7 +49,9 @@ def test_tiny_suite_csv(tmp_path):
     path = write_csv(df, tmp_path / "b.csv", note="test")
     assert path.read_text().splitlines()[0] == ",".join(CSV_COLUMNS)
     back = pd.read_csv(path)
-    assert {"inference_latency", "inference_throughput", "train_step", "keypoint_change"} <= set(back["benchmark"])
+    assert {"inference_latency", "inference_throughput", "train_step", "keypoint_change"} <= set(
+        back["benchmark"]
+    )
     assert (back.loc[back["benchmark"] == "inference_throughput", "batch"] == 2).all()
     rates = back[back["unit"] == "samples/s"]
     assert (rates["speedup"] - rates["fast"] / rates["straightforward"]).abs().max() < 1e-3

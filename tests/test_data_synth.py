@@ -139,3 +139,25 @@ def test_benchmark_compares_equal_targets(synth_root):
     assert (df["per_s"] > 0).all() and df.attrs["max_target_difference"] < 1e-5
     assert df.attrs["max_pixel_difference_grey_levels"] <= 1.0
     assert df["workers_for_2000_per_s"].iloc[0] >= 1
+
+
+def test_cache_images_gives_same_items_and_loads_each_image_once(synth_root, monkeypatch):
+    from mfvpose_lib.data import dataset as dataset_module
+
+    plain = build_dataset(synth_root, "coco", "val", input_size=(64, 48), heatmap_size=(16, 12), train=False)
+    cached = build_dataset(synth_root, "coco", "val", input_size=(64, 48), heatmap_size=(16, 12), train=False,
+                           cache_images=True)  # fmt: skip
+    calls = []
+    real = dataset_module.load_image
+    monkeypatch.setattr(
+        dataset_module, "load_image", lambda p, context="": calls.append(p) or real(p, context)
+    )
+    for _ in range(2):
+        for i in range(len(cached)):
+            assert np.array_equal(
+                np.asarray(cached.raw_sample(i)["image"]), np.asarray(plain.raw_sample(i)["image"])
+            )
+    paths = {r["image_path"] for r in cached.records}
+    assert len(calls) == len(paths) + 2 * len(plain)  # cached: once per image; plain: every time
+    with pytest.raises(ValueError, match="cache_images"):
+        plain.fill_cache()

@@ -30,6 +30,15 @@ def add_arguments(parser) -> None:
     parser.add_argument("--workers", type=int, default=0)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--amp", choices=["off", "auto", "bf16", "fp16"], default="off")
+    parser.add_argument(
+        "--precision", choices=["auto", "fp32"], default=None,
+        help="auto: the hardware's fast path when a check batch keeps decoded keypoints within 0.1 px "
+        "of fp32; fp32: the reference path (default: as --amp says)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--compare-precision", action="store_true",
+        help="with --precision auto: also evaluate at fp32 and print both scores",
+    )  # fmt: skip
     parser.add_argument("--out", required=True, help="folder for results.json and metrics.json")
 
 
@@ -42,10 +51,25 @@ def run(args) -> int:
         result = evaluate_checkpoint(
             args.checkpoint, args.data, settings, device=args.device, batch_size=args.batch_size,
             workers=args.workers, amp=args.amp, out_dir=args.out, det_file=args.det_file,
+            precision=args.precision,
         )  # fmt: skip
+        reference = None
+        if args.compare_precision and args.precision == "auto":
+            reference = evaluate_checkpoint(
+                args.checkpoint, args.data, settings, device=args.device, batch_size=args.batch_size,
+                workers=args.workers, det_file=args.det_file, precision="fp32", progress=False,
+            )  # fmt: skip
     except (FileNotFoundError, ValueError, KeyError) as err:
         print(f"mfvpose evaluate: {err}", file=sys.stderr)
         return 2
     print(result.table())
+    chosen = result.settings.get("precision")
+    if chosen:
+        print(f"precision: {chosen['path']}")
+        print(f"  {chosen['reason']}")
+    if reference is not None:
+        fast_m, ref_m = result.flat_metrics(), reference.flat_metrics()
+        for key in [k for k in fast_m if k in ref_m][:4]:
+            print(f"  {key}: chosen path {fast_m[key]:.4f}, fp32 {ref_m[key]:.4f}")
     print(f"wrote {args.out}/results.json and {args.out}/metrics.json")
     return 0

@@ -10,7 +10,6 @@ per-joint loop. Timings are one process with one torch thread, i.e. one DataLoad
 
 from __future__ import annotations
 
-import argparse
 import math
 import tempfile
 import time
@@ -191,30 +190,6 @@ def benchmark_dataframe(
         torch.set_num_threads(threads)
         if tmp is not None:
             tmp.cleanup()
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--data-root", default=None, help="synthetic or real data root (default: a temporary set)"
-    )
-    parser.add_argument("--samples", type=int, default=300, help="items per timed pass")
-    parser.add_argument("--input-size", type=int, nargs=2, default=(256, 192), metavar=("H", "W"))
-    parser.add_argument("--repeats", type=int, default=3, help="timed passes; the best is reported")
-
-
-def run(args: argparse.Namespace) -> int:
-    h, w = args.input_size
-    df = benchmark_dataframe(args.data_root, args.samples, (h, w), (h // 4, w // 4), args.repeats)
-    print(f"data pipeline, COCO layout, {h}x{w} crops, one process / one thread (= one worker)")
-    print(df.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-    print(f"largest target difference between the two pipelines: {df.attrs['max_target_difference']:.2e}")
-    print(f"largest pixel difference: {df.attrs['max_pixel_difference_grey_levels']:.2f} grey levels")
-    print(
-        f"speed-up of the training pipeline: {df.loc[0, 'speedup_vs_reference']:.2f}x; "
-        f"workers to feed {FEED_RATE:.0f} samples/s: {df.loc[0, 'workers_for_2000_per_s']} "
-        f"(reference: {df.loc[1, 'workers_for_2000_per_s']})"
-    )
-    return 0
 
 
 def codec_round_trip_table(

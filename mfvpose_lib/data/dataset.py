@@ -55,6 +55,7 @@ class PoseDataset(Dataset):
         gt_valid_file: Path | None = None,
         split: str = "",
         codec: HeatmapCodec | None = None,
+        cache_images: bool = False,
     ) -> None:
         self.records = records
         self.meta = meta
@@ -65,6 +66,10 @@ class PoseDataset(Dataset):
         self.gt_valid_file = gt_valid_file
         self.split = split
         self.codec = codec
+        # opt-in: decoded images (uint8 arrays) kept in memory by path after their first load;
+        # each DataLoader worker holds its own copy unless filled before the workers fork
+        self.cache_images = bool(cache_images)
+        self._image_cache: dict[str, np.ndarray] = {}
 
     def __len__(self) -> int:
         return len(self.records)
@@ -75,7 +80,7 @@ class PoseDataset(Dataset):
     def raw_sample(self, index: int) -> dict:
         """The untransformed sample (PIL image, joints in image pixels, box centre/scale)."""
         rec = self.records[index]
-        image = load_image(rec["image_path"], context=f"{self.ann_file.name}, image id {rec['image_id']}")
+        image = self._load(rec)
         return {
             "image": image,
             "joints": np.array(rec["joints"], dtype=np.float32, copy=True),
@@ -84,6 +89,26 @@ class PoseDataset(Dataset):
             "rotation": 0.0,
             "flipped": False,
         }
+
+    def _load(self, rec: dict) -> Image.Image:
+        context = f"{self.ann_file.name}, image id {rec['image_id']}"
+        if not self.cache_images:
+            return load_image(rec["image_path"], context=context)
+        key = str(rec["image_path"])
+        pixels = self._image_cache.get(key)
+        if pixels is None:
+            pixels = np.asarray(load_image(key, context=context))
+            self._image_cache[key] = pixels
+        return Image.fromarray(pixels)
+
+    def fill_cache(self, indices=None) -> int:
+        """Decode the images of ``indices`` (default: all) into the cache now; returns how many
+        images the cache holds. Needs ``cache_images=True``."""
+        if not self.cache_images:
+            raise ValueError(f"{self.ann_file}: dataset was built without cache_images=True")
+        for i in range(len(self)) if indices is None else indices:
+            self._load(self.records[i])
+        return len(self._image_cache)
 
     def transform(self, sample: dict, rng: np.random.Generator) -> dict:
         return self.pipeline(sample, rng)
@@ -139,6 +164,7 @@ def build_dataset(
     codec: HeatmapCodec | None = None,
     augmentation: AugmentationConfig | None = None,
     use_joint_weights: bool = False,
+    cache_images: bool = False,
 ) -> PoseDataset:
     """A :class:`PoseDataset` for ``dataset`` ``split`` under ``root``.
 
@@ -147,7 +173,8 @@ def build_dataset(
     keeping scores ≥ ``det_score_thr``; the test-dev split has no keypoints and needs
     detections. ``codec`` (a :class:`HeatmapCodec`) decides crop geometry and targets; without
     one, the default codec of ``input_size`` and ``heatmap_size`` (H, W) is used. The data set
-    keeps it as ``.codec`` for evaluation.
+    keeps it as ``.codec`` for evaluation. ``cache_images`` keeps decoded
+    images in memory after their first load (opt-in; see :meth:`PoseDataset.fill_cache`).
     """
     dataset = dataset.lower()
     meta = get_meta(dataset)
@@ -183,6 +210,7 @@ def build_dataset(
             coco=coco,
             split=split,
             codec=codec,
+            cache_images=cache_images,
         )
     paths = mpii_io.mpii_paths(layout, split)
     records = mpii_io.mpii_records(
@@ -197,4 +225,5 @@ def build_dataset(
         gt_valid_file=paths["gt_valid_file"] if split == "val" else None,
         split=split,
         codec=codec,
+        cache_images=cache_images,
     )

@@ -12,19 +12,6 @@ import time
 import torch
 
 
-def add_arguments(parser) -> None:
-    parser.add_argument("--model", default="mfvpose_tiny")
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--amp", choices=["auto", "off", "bf16", "fp16"], default="auto")
-    parser.add_argument("--compile", action="store_true")
-    parser.add_argument("--channels-last", action="store_true")
-    parser.add_argument("--input-size", type=int, nargs=2, metavar=("H", "W"))
-    parser.add_argument("--steps", type=int, default=20, help="timed steps")
-    parser.add_argument("--warmup", type=int, default=3, help="untimed steps first")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
-
-
 def measure_train_throughput(
     model_name: str,
     *,
@@ -103,15 +90,10 @@ def measure_train_throughput(
     return result
 
 
-def run(args) -> int:
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    result = measure_train_throughput(
-        args.model, batch_size=args.batch_size, device=args.device, amp=args.amp, compile=args.compile,
-        channels_last=args.channels_last, input_size=args.input_size, steps=args.steps, warmup=args.warmup,
-    )  # fmt: skip
+def format_result(result: dict) -> str:
+    """The measurements as aligned ``key  value`` lines."""
     width = max(len(k) for k in result)
-    for key, value in result.items():
-        shown = f"{value:.3f}" if isinstance(value, float) else str(value)
-        print(f"{key:<{width}}  {shown}")
-    return 0
+    return "\n".join(
+        f"{key:<{width}}  {value:.3f}" if isinstance(value, float) else f"{key:<{width}}  {value}"
+        for key, value in result.items()
+    )

@@ -418,9 +418,14 @@ def evaluate_checkpoint(
     out_dir: str | Path | None = None,
     det_file: str | None = None,
     progress: bool = True,
+    precision: str | None = None,
 ) -> EvalResult:
     """Rebuild the model from ``checkpoint`` alone, evaluate it on ``data_root`` and, with
-    ``out_dir``, write results.json and metrics.json."""
+    ``out_dir``, write results.json and metrics.json.
+
+    ``precision`` (``"auto"`` or ``"fp32"``; None: as ``amp`` says) goes through
+    :func:`mfvpose_lib.engine.fast_path.decide_eval_precision`; the decision is recorded in
+    ``result.settings["precision"]``."""
     from mfvpose_lib.device import resolve_device
     from mfvpose_lib.engine.data_access import build_split
     from mfvpose_lib.engine.train import resolve_amp
@@ -434,8 +439,24 @@ def evaluate_checkpoint(
         )
     dataset = build_split(data_root, settings.dataset, settings.split, model.cfg, train=False,
                           boxes=settings.boxes, det_file=det_file, codec=codec)  # fmt: skip
+    amp_dtype, channels_last, decision = resolve_amp(amp, torch_device), False, None
+    if precision is not None:
+        from mfvpose_lib.engine.fast_path import decide_eval_precision
+
+        if amp != "off":
+            raise ValueError(f"give either precision={precision!r} or amp={amp!r}, not both")
+        decision = decide_eval_precision(model, dataset, torch_device, precision=precision, decode=settings.decode or codec.decoder)
+        amp_dtype, channels_last = decision.path.amp_dtype, decision.path.channels_last
+        if channels_last:
+            model = model.to(memory_format=torch.channels_last)
     result = evaluate_model(model, dataset, settings, device=torch_device, batch_size=batch_size, workers=workers,
-                            amp_dtype=resolve_amp(amp, torch_device), progress=progress)  # fmt: skip
+                            amp_dtype=amp_dtype, channels_last=channels_last, progress=progress)  # fmt: skip
+    if decision is not None:
+        result.settings["precision"] = {
+            "asked": precision, "path": decision.path.describe(), "used_fast_path": decision.used_fast,
+            "max_px_change_on_check": decision.max_px_change, "check_images": decision.check_images,
+            "tolerance_px": decision.tolerance_px, "reason": decision.reason,
+        }  # fmt: skip
     result.settings["checkpoint"] = str(checkpoint)
     ckpt_info = _checkpoint_summary(checkpoint)
     if out_dir is not None:

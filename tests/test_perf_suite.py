@@ -1,0 +1,58 @@
+"""The benchmark suite's CSV shape, the fast-path choice and the agreement reporting."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+import torch
+
+from mfvpose_lib.engine.fast_path import choose_fast_path, decide_eval_precision, output_agreement
+from mfvpose_lib.engine.perf_suite import CSV_COLUMNS, run_suite, write_csv
+
+
+def test_fast_path_from_flags():
+    assert choose_fast_path("cpu", {"avx2", "avx512f"}).precision == "fp32"
+    assert choose_fast_path("cpu", {"avx2", "avx512f"}).channels_last
+    assert choose_fast_path("cpu", {"avx512_bf16"}).precision == "bf16"
+    assert choose_fast_path("cpu", {"amx_bf16"}).precision == "bf16"
+    assert choose_fast_path("cpu", {"amx_bf16"}, mkldnn_available=False).precision == "fp32"
+    assert not choose_fast_path("cpu", {"amx_bf16"}).compile
+    assert choose_fast_path("cpu", (), compile_pays=True).compile
+    assert choose_fast_path("cuda", cuda_bf16_supported=True).precision == "bf16"
+    assert choose_fast_path("cuda", cuda_bf16_supported=False).precision == "fp16"
+    assert choose_fast_path("cuda", cuda_bf16_supported=True).amp_dtype is torch.bfloat16
+
+
+def test_output_agreement_reports_error_and_pixel_change():
+    ref = torch.zeros(1, 2, 8, 8)
+    ref[0, 0, 3, 3] = ref[0, 1, 5, 2] = 1.0
+    same = output_agreement(ref, ref.clone(), decode="argmax")
+    assert same["max_rel_error"] == 0 and same["max_px_change"] == 0
+    moved = ref.clone()
+    moved[0, 0, 3, 3], moved[0, 0, 3, 6] = 0.0, 1.0
+    out = output_agreement(ref, moved, decode="argmax")
+    assert out["max_rel_error"] == pytest.approx(1.0)
+    assert out["max_px_change"] == pytest.approx(3.0)
+
+
+def test_precision_fp32_forces_reference_path():
+    decision = decide_eval_precision(torch.nn.Identity(), [], "cpu", precision="fp32")
+    assert decision.path.precision == "fp32" and not decision.path.channels_last and not decision.used_fast
+    assert decision.path.amp_dtype is None
+    with pytest.raises(ValueError):
+        decide_eval_precision(torch.nn.Identity(), [], "cpu", precision="bf17")
+
+
+def test_tiny_suite_csv(tmp_path):
+    df = run_suite([("mfvpose_tiny", (64, 48))], batches=[1, 2], train_batch=2, repeats=1, warmup=0,
+                   sections=["inference", "train"], cpu_profile_row=False, log=lambda _: None)  # fmt: skip
+    path = write_csv(df, tmp_path / "b.csv", note="test")
+    assert path.read_text().splitlines()[0] == ",".join(CSV_COLUMNS)
+    back = pd.read_csv(path)
+    assert {"inference_latency", "inference_throughput", "train_step", "keypoint_change"} <= set(
+        back["benchmark"]
+    )
+    assert (back.loc[back["benchmark"] == "inference_throughput", "batch"] == 2).all()
+    rates = back[back["unit"] == "samples/s"]
+    assert (rates["speedup"] - rates["fast"] / rates["straightforward"]).abs().max() < 1e-3
+    assert (tmp_path / "b.txt").read_text().startswith("test")

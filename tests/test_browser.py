@@ -143,7 +143,7 @@ def _open_and_run_all(page, url: str, token: str, notebook: str) -> None:
         f"() => [...document.querySelectorAll('{ACTIVE} .jp-InputArea-prompt')]"
         ".some(p => /\\[(\\*|\\d+)\\]/.test(p.innerText))"
     )
-    for _attempt in range(4):
+    for _attempt in range(8):  # a loaded machine starts the first kernel slowly
         try:
             # JupyterLab asks for a kernel when the one it started is slow to answer: take the default
             dialog = page.locator(".jp-Dialog .jp-mod-accept")
@@ -151,7 +151,7 @@ def _open_and_run_all(page, url: str, token: str, notebook: str) -> None:
                 dialog.first.click()
             page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click(timeout=10_000)
             page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click(timeout=10_000)
-            page.wait_for_function(started, timeout=30_000)
+            page.wait_for_function(started, timeout=45_000)
             return
         except Exception:  # playwright's TimeoutError: a dialog or a busy kernel; try again
             continue

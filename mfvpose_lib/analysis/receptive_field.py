@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -181,25 +182,11 @@ def model_erf_maps(
     maps = {}
     try:
         for label, fn in fns.items():
-            if trained:
+            # untrained: per-image batch statistics, as a network at initialisation sees them
+            with contextlib.nullcontext() if trained else batch_statistics(model):
                 maps[label] = effective_receptive_field(
-                    fn,
-                    tuple(model.cfg.input_size),
-                    inputs=images,
-                    num_samples=num_samples,
-                    seed=seed,
-                    device=device,
+                    fn, tuple(model.cfg.input_size), inputs=images, num_samples=num_samples, seed=seed, device=device
                 )
-            else:
-                with batch_statistics(model):
-                    maps[label] = effective_receptive_field(
-                        fn,
-                        tuple(model.cfg.input_size),
-                        inputs=images,
-                        num_samples=num_samples,
-                        seed=seed,
-                        device=device,
-                    )
     finally:
         model.zero_grad(set_to_none=True)
         model.train(was_training)

@@ -54,7 +54,9 @@ DET_FILE_NAME = "COCO_val2017_detections_AP_H_56_person.json"
 COCO_IMAGE_SIZES = (256, 288, 320)
 MPII_IMAGE_SIZE = 256
 VAL_IMAGE_ID_OFFSET = 1_000_000
-_SPLIT_CODES = {("coco", "train"): 0, ("coco", "val"): 1, ("mpii", "train"): 2, ("mpii", "val"): 3}
+_SPLIT_CODES = {("coco", "train"): 0, ("coco", "val"): 1, ("mpii", "train"): 2, ("mpii", "val"): 3, ("coco", "test"): 4}
+TEST_DET_FILE_NAME = "COCO_test-dev2017_detections_AP_H_609_person.json"
+TEST_IMAGE_ID_OFFSET = 2_000_000
 
 
 @dataclass
@@ -322,10 +324,13 @@ def _coco_categories() -> list[dict]:
 
 
 def write_coco_split(coco_root: Path, split: str, n_images: int, seed: int) -> list[dict]:
-    """Render ``n_images`` COCO-layout images and their annotation file; returns annotations."""
-    folder = {"train": "train2017", "val": "val2017"}[split]
+    """Render ``n_images`` COCO-layout images and their annotation file; returns annotations.
+
+    The ``test`` split is written as COCO test-dev is: ``image_info_test-dev2017.json`` holds the
+    images and categories only, and a detection file gives the person boxes."""
+    folder = {"train": "train2017", "val": "val2017", "test": "test2017"}[split]
     images, anns = [], []
-    id_offset = VAL_IMAGE_ID_OFFSET if split == "val" else 0
+    id_offset = {"train": 0, "val": VAL_IMAGE_ID_OFFSET, "test": TEST_IMAGE_ID_OFFSET}[split]
     for i in range(n_images):
         rng = _rng(seed, "coco", split, i)
         width, height = (int(rng.choice(COCO_IMAGE_SIZES)) for _ in range(2))
@@ -348,6 +353,12 @@ def write_coco_split(coco_root: Path, split: str, n_images: int, seed: int) -> l
         "annotations": anns,
         "categories": _coco_categories(),
     }
+    if split == "test":
+        del data["annotations"]  # test-dev ships no annotations; the detections stand in for them
+        atomic_write_json(data, coco_root / "annotations" / "image_info_test-dev2017.json", indent=None)
+        dets = synthetic_detections(anns, {im["id"]: (im["width"], im["height"]) for im in images}, seed)
+        atomic_write_json(dets, coco_root / "person_detection_results" / TEST_DET_FILE_NAME, indent=None)
+        return anns
     atomic_write_json(data, coco_root / "annotations" / f"person_keypoints_{folder}.json", indent=None)
     return anns
 
@@ -442,13 +453,13 @@ def write_mpii_split(mpii_root: Path, split: str, n_images: int, seed: int) -> l
 # ---------------------------------------------------------------- entry points
 
 
-def _manifest(n_train: int, n_val: int, seed: int) -> dict:
+def _manifest(n_train: int, n_val: int, seed: int, n_test: int = 0) -> dict:
     return {"format": "mfvpose-synthetic", "version": FORMAT_VERSION, "n_train": int(n_train),
-            "n_val": int(n_val), "seed": int(seed)}  # fmt: skip
+            "n_val": int(n_val), "n_test": int(n_test), "seed": int(seed)}  # fmt: skip
 
 
 def write_synthetic(
-    out_root: str | Path, n_train: int, n_val: int, seed: int = 0, verbose: bool = False
+    out_root: str | Path, n_train: int, n_val: int, seed: int = 0, verbose: bool = False, n_test: int = 0
 ) -> dict:
     """Render and write the whole synthetic set; returns timing and counts.
 
@@ -461,7 +472,7 @@ def write_synthetic(
         raise ValueError(f"{out}: the synthetic set needs at least one train and one val image, got {n_train}/{n_val}")
     check_writable_synthetic_root(out)
     manifest_path = out / MANIFEST
-    atomic_write_json({**_manifest(n_train, n_val, seed), "complete": False}, manifest_path)
+    atomic_write_json({**_manifest(n_train, n_val, seed, n_test), "complete": False}, manifest_path)
     start = time.perf_counter()
     coco_root, mpii_root = out / "coco", out / "mpii"
     write_coco_split(coco_root, "train", n_train, seed)
@@ -471,9 +482,11 @@ def write_synthetic(
     atomic_write_json(dets, coco_root / "person_detection_results" / DET_FILE_NAME, indent=None)
     write_mpii_split(mpii_root, "train", n_train, seed)
     write_mpii_split(mpii_root, "val", n_val, seed)
+    if n_test > 0:
+        write_coco_split(coco_root, "test", n_test, seed)
     elapsed = time.perf_counter() - start
-    n_images = 2 * (n_train + n_val)
-    stats = {**_manifest(n_train, n_val, seed), "complete": True, "images": n_images, "seconds": round(elapsed, 2),
+    n_images = 2 * (n_train + n_val) + max(int(n_test), 0)
+    stats = {**_manifest(n_train, n_val, seed, n_test), "complete": True, "images": n_images, "seconds": round(elapsed, 2),
              "images_per_s": round(n_images / max(elapsed, 1e-9), 1), "detections": len(dets)}  # fmt: skip
     atomic_write_json(stats, manifest_path)
     if verbose:
@@ -509,12 +522,13 @@ def check_writable_synthetic_root(folder: str | Path) -> None:
         )
 
 
-def synthetic_set_name(n_train: int, n_val: int, seed: int = 0) -> str:
+def synthetic_set_name(n_train: int, n_val: int, seed: int = 0, n_test: int = 0) -> str:
     """The folder name of one generation setting, so sets of different sizes live side by side."""
-    return f"synth_v{FORMAT_VERSION}_{int(n_train)}x{int(n_val)}_seed{int(seed)}"
+    counts = f"{int(n_train)}x{int(n_val)}" + (f"x{int(n_test)}" if n_test else "")
+    return f"synth_v{FORMAT_VERSION}_{counts}_seed{int(seed)}"
 
 
-def is_complete(out_root: str | Path, n_train: int, n_val: int, seed: int = 0) -> bool:
+def is_complete(out_root: str | Path, n_train: int, n_val: int, seed: int = 0, n_test: int = 0) -> bool:
     out = Path(out_root)
     manifest_path = out / MANIFEST
     if not manifest_path.is_file():
@@ -523,8 +537,9 @@ def is_complete(out_root: str | Path, n_train: int, n_val: int, seed: int = 0) -
         manifest = read_json(manifest_path)
     except ValueError:
         return False
-    wanted = {**_manifest(n_train, n_val, seed), "complete": True}
-    if any(manifest.get(k, True if k == "complete" else None) != v for k, v in wanted.items()):
+    wanted = {**_manifest(n_train, n_val, seed, n_test), "complete": True}
+    defaults = {"complete": True, "n_test": 0}  # manifests older than these fields
+    if any(manifest.get(k, defaults.get(k)) != v for k, v in wanted.items()):
         return False
     needed = [
         out / "coco" / "annotations" / "person_keypoints_train2017.json",
@@ -534,14 +549,17 @@ def is_complete(out_root: str | Path, n_train: int, n_val: int, seed: int = 0) -
         out / "mpii" / "annot" / "valid.json",
         out / "mpii" / "annot" / "gt_valid.mat",
     ]
+    if n_test:
+        needed += [out / "coco" / "annotations" / "image_info_test-dev2017.json",
+                   out / "coco" / "person_detection_results" / TEST_DET_FILE_NAME]  # fmt: skip
     return all(p.is_file() for p in needed)
 
 
 def ensure_synthetic(
-    out_root: str | Path, n_train: int, n_val: int, seed: int = 0, verbose: bool = False
+    out_root: str | Path, n_train: int, n_val: int, seed: int = 0, verbose: bool = False, n_test: int = 0
 ) -> Path:
     """Write the synthetic set unless a complete one with these parameters is already there."""
     out = Path(out_root)
-    if not is_complete(out, n_train, n_val, seed):
-        write_synthetic(out, n_train, n_val, seed, verbose=verbose)
+    if not is_complete(out, n_train, n_val, seed, n_test):
+        write_synthetic(out, n_train, n_val, seed, verbose=verbose, n_test=n_test)
     return out

@@ -27,19 +27,8 @@ EXCLUDED_FROM_MEAN = ("pelv", "thor")
 HRNET_MEAN_AT_0_11 = "Mean@0.1 as HRNet reports it (threshold 0.11)"
 
 
-def pckh(
-    preds: np.ndarray,
-    gt: dict[str, np.ndarray],
-    *,
-    zero_based: bool = True,
-    thresholds: tuple[float, ...] = (0.5, 0.1),
-) -> dict:
-    """PCKh of ``preds`` (N, 16, 2+) image coordinates against ``gt`` from ``load_mpii_gt_valid`` (gt_valid.mat).
-
-    ``zero_based`` predictions get +1 first (gt_valid.mat holds MATLAB 1-based pixels), as in
-    HRNet. Returns per-group and mean values (percent) for each threshold, the HRNet 0.11
-    mean, and per-joint values at 0.5.
-    """
+def _scaled_errors(preds: np.ndarray, gt: dict[str, np.ndarray], zero_based: bool):
+    """Head-normalised errors (16, N), visibility (16, N), joint index and the mean's joint mask."""
     preds = np.asarray(preds, dtype=np.float64)[:, :, :2]
     pos_gt = gt["pos_gt_src"]
     if preds.shape[0] != pos_gt.shape[2] or preds.shape[1] != pos_gt.shape[0]:
@@ -55,10 +44,27 @@ def pckh(
     errors = np.linalg.norm(np.transpose(preds, [1, 2, 0]) - pos_gt, axis=1)  # (16, N)
     head_sizes = np.linalg.norm(gt["headboxes_src"][1] - gt["headboxes_src"][0], axis=0) * SC_BIAS
     scaled = errors / head_sizes[None, :] * visible
-    counts = visible.sum(axis=1).astype(np.float64)
     mask = np.ones(len(names), dtype=bool)
     for name in EXCLUDED_FROM_MEAN:
         mask[index[name]] = False
+    return scaled, visible, index, mask
+
+
+def pckh(
+    preds: np.ndarray,
+    gt: dict[str, np.ndarray],
+    *,
+    zero_based: bool = True,
+    thresholds: tuple[float, ...] = (0.5, 0.1),
+) -> dict:
+    """PCKh of ``preds`` (N, 16, 2+) image coordinates against ``gt`` from ``load_mpii_gt_valid`` (gt_valid.mat).
+
+    ``zero_based`` predictions get +1 first (gt_valid.mat holds MATLAB 1-based pixels), as in
+    HRNet. Returns per-group and mean values (percent) for each threshold, the HRNet 0.11
+    mean, and per-joint values at 0.5.
+    """
+    scaled, visible, index, mask = _scaled_errors(preds, gt, zero_based)
+    counts = visible.sum(axis=1).astype(np.float64)
     ratio = np.where(mask, counts, 0.0) / counts[mask].sum()
 
     def per_joint(threshold: float) -> np.ndarray:
@@ -79,3 +85,11 @@ def pckh(
     at_half = per_joint(0.5)
     out["per_joint@0.5"] = {name: float(at_half[index[name]]) for name in MPII_JOINT_ABBREVIATIONS}
     return out
+
+
+def pckh_hits(preds: np.ndarray, gt: dict[str, np.ndarray], threshold: float = 0.5, *, zero_based: bool = True):
+    """Per person: joints within ``threshold`` head sizes and joints counted, over the joints of the
+    mean (so ``100 * correct.sum() / counted.sum()`` is the PCKh mean); for resampling people."""
+    scaled, visible, _, mask = _scaled_errors(preds, gt, zero_based)
+    keep = visible[mask]
+    return ((scaled[mask] <= threshold) * keep).sum(axis=0), keep.sum(axis=0)

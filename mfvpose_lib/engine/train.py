@@ -109,6 +109,9 @@ class TrainConfig:
     val_flip: bool = True
     eval_every: int = 1
     pretrained: str | None = None
+    # one of our checkpoints whose fitting tensors replace the seeded initial weights (paired
+    # ablation rows start from the same weights wherever their architectures agree)
+    init_from: str | None = None
     profile: str = "custom"
     progress: bool = True
 
@@ -314,6 +317,11 @@ class Trainer:
 
         torch.manual_seed(config.seed)  # the initial weights depend on the seed only
         model = self._model if self._model is not None else build_model_for_run(config)
+        if config.init_from:
+            from mfvpose_lib.models.checkpoint import load_weights
+
+            report = load_weights(model, config.init_from, strict=False)
+            self.log(f"initial weights from {config.init_from}: {report}")
         if config.pretrained:
             from mfvpose_lib.models.checkpoint import load_weights
 
@@ -700,18 +708,39 @@ def ensure_trained(
     folder holds a run of another profile or model."""
     from mfvpose_lib.engine.config_file import run_pretrained
 
-    out_dir = run_dir_for(run_dir, dataset)
+    out_dir = overrides.pop("out_dir", None) or run_dir_for(run_dir, dataset)
     overrides.setdefault("pretrained", run_pretrained(run_dir))  # recorded by `reproduce --pretrained`
     config = config_from_profile(profile, dataset, data_root, out_dir, **overrides)
+    return ensure_run(config, callbacks=callbacks)
+
+
+# The fields that make two configs the same experiment: a finished run of the same identity is
+# reused, an unfinished one resumed, anything else in the folder is started afresh.
+RUN_IDENTITY = ("model", "dataset", "profile", "seed", "model_overrides", "init_from", "input_size")
+
+
+def same_experiment(saved: dict[str, Any], config: TrainConfig) -> bool:
+    wanted = _jsonable(dataclasses.asdict(config))
+    defaults = {"model_overrides": {}, "init_from": None}  # checkpoints older than these fields
+
+    def identity(values: dict[str, Any]) -> list:
+        out = [values.get(key, defaults.get(key)) for key in RUN_IDENTITY]
+        init = RUN_IDENTITY.index("init_from")
+        out[init] = Path(out[init]).name if out[init] else None  # the run folder may be reached by another path
+        return out
+
+    return identity(saved) == identity(wanted)
+
+
+def ensure_run(config: TrainConfig, *, callbacks: Iterable = ()) -> Path:
+    """``best.pt`` of ``config``'s run: reused when finished, resumed when cut short, trained
+    otherwise."""
+    out_dir = Path(config.out_dir)
     last = out_dir / LAST_NAME
     resume = None
     if last.is_file():
         ckpt = torch.load(last, map_location="cpu", weights_only=True)
-        same_run = (
-            ckpt.get("model_name") == config.model
-            and (ckpt.get("train_config") or {}).get("profile") == profile.name
-            and ckpt.get("dataset") == dataset
-        )
+        same_run = ckpt.get("dataset") == config.dataset and same_experiment(ckpt.get("train_config") or {}, config)
         if same_run and ckpt.get("epoch", 0) >= config.epochs and (out_dir / BEST_NAME).is_file():
             return out_dir / BEST_NAME
         resume = "auto" if same_run else None

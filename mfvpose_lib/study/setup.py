@@ -44,18 +44,18 @@ def resolve_data_root(profile: Profile | str, data_root: str | Path, *, prepare:
     base = Path(data_root)
     if has_user_data(base):
         return base, f"user data at {base}"
-    n_train, n_val, seed = settings.synth_train, settings.synth_val, settings.synth_seed
+    n_train, n_val, seed, n_test = settings.synth_train, settings.synth_val, settings.synth_seed, settings.synth_test
     if n_train < 1 or n_val < 1:
         raise FileNotFoundError(
             f"profile {settings.name!r} needs real data: {base} has neither coco/ nor mpii/ "
             "(see README, 'Real COCO 2017 / MPII data')"
         )
     label = f"built-in synthetic ({n_train} train / {n_val} val images, seed {seed})"
-    if is_synthetic_root(base) and is_complete(base, n_train, n_val, seed):
+    if is_synthetic_root(base) and is_complete(base, n_train, n_val, seed, n_test):
         return base, label  # a set written directly into the folder (``mfvpose synth DIR``)
-    target = base / synthetic_set_name(n_train, n_val, seed)
+    target = base / synthetic_set_name(n_train, n_val, seed, n_test)
     if prepare:
-        ensure_synthetic(target, n_train, n_val, seed)
+        ensure_synthetic(target, n_train, n_val, seed, n_test=n_test)
     return target, label
 
 

@@ -9,6 +9,9 @@ PROFILE ?= cpu
 # ImageNet HRNet checkpoint for the backbone (the paper profile starts from it), e.g.
 #   make reproduce PROFILE=paper PRETRAINED=hrnet_w32-36af842e.pth
 PRETRAINED ?=
+# Released baseline checkpoints (HRNet model-zoo names, registered names or a released.json), e.g.
+#   make reproduce PROFILE=paper RELEASED=~/weights
+RELEASED ?=
 LAB_ARGS ?=
 REPRODUCE_ARGS ?=
 PYTEST_ARGS ?=
@@ -37,7 +40,7 @@ install: $(STAMP)
 
 reproduce: $(STAMP)
 	$(BIN)/mfvpose reproduce --profile $(PROFILE) --figures-dir figures/$(PROFILE) \
-		$(if $(PRETRAINED),--pretrained $(PRETRAINED)) $(REPRODUCE_ARGS)
+		$(if $(PRETRAINED),--pretrained $(PRETRAINED)) $(if $(RELEASED),--released $(RELEASED)) $(REPRODUCE_ARGS)
 
 # JupyterLab on runs/$(PROFILE)/lab: the notebooks pointed at what `make reproduce` left there.
 #   make lab LAB_ARGS="--no-browser --port 8888"

@@ -106,6 +106,14 @@ def registered_name_for(dataset: str, method: str, input_size: str) -> str | Non
     return None
 
 
+def reference_row_for(model: str) -> tuple[str, str, str] | None:
+    """(dataset, method, input) of the published row a registered model rebuilds, or None."""
+    for key, names in REFERENCE_MODELS.items():
+        if model in names:
+            return key
+    return None
+
+
 def complexity_comparison(dataset: str) -> pd.DataFrame:
     """Published params / GFLOPs beside ours, one row per (method, input) of ``dataset``.
 

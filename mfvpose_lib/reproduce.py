@@ -154,6 +154,7 @@ def run_study(
     prepare: bool = True,
     progress: bool = True,
     pretrained: str | Path | None = None,
+    released: str | Path | None = None,
 ) -> list[NotebookRun]:
     """Execute the study's notebooks; raise :class:`NotebookFailed` at the first failure.
 
@@ -178,6 +179,10 @@ def run_study(
         from mfvpose_lib.engine.config_file import write_run_pretrained
 
         write_run_pretrained(out / "run", pretrained)  # read by the notebooks' ensure_trained
+    if released:
+        from mfvpose_lib.study.released import write_run_released
+
+        write_run_released(out / "run", released)  # read by the table notebooks
 
     parameters = {
         "profile": profile,

@@ -109,7 +109,9 @@ def test_test_dev_mode_writes_the_submission_only(synth_root, coco_run, tmp_path
     out = tmp_path / "eval"
     assert main(["evaluate", "--checkpoint", str(coco_run / "best.pt"), "--data", str(root.parent), "--dataset",
                  "coco", "--split", "test", "--out", str(out), "--device", "cpu"]) == 0  # fmt: skip
-    submission = json.loads((out / "person_keypoints_test-dev2017_mfvpose_results.json").read_text())
+    named = list(out.glob("person_keypoints_test-dev2017_*_results.json"))
+    assert [p.name for p in named] == ["person_keypoints_test-dev2017_mfvpose_tiny_results.json"]
+    submission = json.loads(named[0].read_text())
     assert submission == json.loads((out / "results.json").read_text()) and len(submission) > 0
     metrics = json.loads((out / "metrics.json").read_text())["metrics"]
     assert metrics["scored"] is False and "AP" not in metrics

@@ -8,7 +8,9 @@ HELP = "run the study notebooks in order with papermill (generates synthetic dat
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--profile", default="cpu", choices=["smoke", "cpu", "paper"])
+    from mfvpose_lib.profiles import PROFILES
+
+    parser.add_argument("--profile", default="cpu", choices=list(PROFILES))
     parser.add_argument(
         "--data-root", default=None, help="data folder with coco/ and/or mpii/ (default data/synthetic)"
     )
@@ -19,6 +21,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
     parser.add_argument("--pretrained", default=None,
                         help="ImageNet HRNet checkpoint for the trainings' backbone (recorded in OUT/run/pretrained.json)")  # fmt: skip
+    parser.add_argument("--released", default=None, metavar="DIR",
+                        help="folder of released HRNet/SimpleBaseline/TokenPose checkpoints scored in Tables 1 and 3 "
+                             "(recorded in OUT/run/released.json; default DATA_ROOT/released when present)")  # fmt: skip
     parser.add_argument("--only", nargs="+", metavar="NN", help="only these notebooks (numbers or names)")
 
 
@@ -34,6 +39,7 @@ def run(args) -> int:
             device=args.device,
             figures_dir=args.figures_dir,
             pretrained=args.pretrained,
+            released=args.released,
         )
     except NotebookFailed as err:
         print(f"\nreproduce stopped: {err}", file=sys.stderr)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import sys
 
+from mfvpose_lib.profiles import PROFILES
+
 HELP = "train a model (profiles smoke/cpu/paper; --resume; DDP via torchrun)"
 
 
@@ -17,7 +19,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--print-config", action="store_true", help="print the resolved config.yaml and exit")
     parser.add_argument("--data", default=None, help="data root holding coco/ and/or mpii/ (or one of them)")
     parser.add_argument("--dataset", choices=["coco", "mpii"], default=None, help="default coco")
-    parser.add_argument("--profile", choices=["smoke", "cpu", "paper"], default=None, help="default smoke")
+    parser.add_argument("--profile", choices=list(PROFILES), default=None, help="default smoke")
     parser.add_argument("--out", default=None, help="run folder: last.pt, best.pt, metrics.csv, train.log")
     parser.add_argument("--epochs", type=int)
     parser.add_argument("--batch-size", type=int, help="per process; the effective batch is this × processes")

@@ -360,6 +360,22 @@ def mpii_predictions_json(preds: Predictions) -> list[dict]:
     ]
 
 
+def submission_file_name(method: str) -> str:
+    """The file name the COCO evaluation server expects for a test-dev keypoint submission."""
+    return f"person_keypoints_test-dev2017_{method}_results.json"
+
+
+def check_submission(results: list[dict], source: str) -> list[dict]:
+    """Refuse a results list the evaluation server would reject (it names the first bad entry)."""
+    for i, r in enumerate(results):
+        keypoints = r.get("keypoints")
+        if (not isinstance(r.get("image_id"), int) or r.get("category_id") != 1 or not isinstance(keypoints, list)
+                or len(keypoints) != 51 or not isinstance(r.get("score"), float | int)):  # fmt: skip
+            raise ValueError(f"{source}: entry {i} is not a COCO keypoint result (image_id, category_id 1, "
+                             f"51 keypoint numbers, score): {str(r)[:120]}")  # fmt: skip
+    return results
+
+
 def write_eval_outputs(
     result: EvalResult, out_dir: str | Path, *, extra: dict[str, Any] | None = None
 ) -> dict[str, Path]:
@@ -374,8 +390,8 @@ def write_eval_outputs(
     payload = result.results if dataset == "coco" else mpii_predictions_json(result.predictions)
     written["results"] = atomic_write_json(payload, out_dir / "results.json", indent=None)
     if dataset == "coco" and result.settings.get("split") == "test":
-        name = "person_keypoints_test-dev2017_mfvpose_results.json"
-        written["submission"] = atomic_write_json(payload, out_dir / name, indent=None)
+        name = submission_file_name(result.settings.get("model") or "mfvpose")
+        written["submission"] = atomic_write_json(check_submission(payload, name), out_dir / name, indent=None)
     document = {"metrics": result.metrics, "settings": result.settings, **(extra or {})}
     written["metrics"] = atomic_write_json(document, out_dir / "metrics.json")
     return written

@@ -24,7 +24,13 @@ import pandas as pd
 import torch
 
 from mfvpose_lib.engine.checkpointing import LAST_NAME
-from mfvpose_lib.engine.train import TrainConfig, build_model_for_run, config_from_profile, ensure_run, run_dir_for
+from mfvpose_lib.engine.train import (
+    TrainConfig,
+    build_model_for_run,
+    config_from_profile,
+    ensure_run,
+    run_dir_for,
+)
 from mfvpose_lib.study import significance
 
 METRIC = "PCKh@0.5"
@@ -153,8 +159,8 @@ def run_ablation(
 def evaluate_cells(cells: list[AblationCell], data_root: str | Path, *, device: str = "auto") -> pd.DataFrame:
     """One row per cell: PCKh@0.5 / @0.1 of its final weights (flip test, the family's codec)
     and the bootstrap standard error of that evaluation over the validation people."""
-    from mfvpose_lib.engine.evaluate import EvalSettings, evaluate_checkpoint
     from mfvpose_lib.data.mpii import load_mpii_gt_valid
+    from mfvpose_lib.engine.evaluate import EvalSettings, evaluate_checkpoint
     from mfvpose_lib.engine.metrics_mpii import pckh_hits
 
     rows = []

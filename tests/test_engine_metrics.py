@@ -191,3 +191,15 @@ def test_gt_valid_mat_round_trip(tmp_path):
     savemat(tmp_path / "bad.mat", {"something": np.zeros(3)})
     with pytest.raises(ValueError, match="bad.mat: missing variables"):
         load_mpii_gt_valid(tmp_path / "bad.mat")
+
+
+def test_pckh_hits_per_person_pool_to_the_mean():
+    from mfvpose_lib.engine.metrics_mpii import pckh_hits
+
+    gt = _mpii_gt(n=9, seed=3)
+    rng = np.random.default_rng(1)
+    preds = np.transpose(gt["pos_gt_src"], [2, 0, 1]) - 1.0 + rng.normal(0, 8.0, size=(9, 16, 2))
+    correct, counted = pckh_hits(preds, gt, 0.5)
+    assert correct.shape == counted.shape == (9,)
+    assert counted[0] == 13 and (counted[1:] == 14).all()  # pelvis and thorax are not in the mean
+    assert 100.0 * correct.sum() / counted.sum() == pytest.approx(pckh(preds, gt)["PCKh@0.5"]["Mean"])

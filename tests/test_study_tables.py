@@ -230,3 +230,19 @@ def test_ablation_table_statistics_and_sentences_are_computed():
     assert summary["our_gain"] == pytest.approx(by_row.loc["+HRFOV +LSW (MfvPose)"]["diff to baseline"])
     assert 0 < summary["minimum_detectable_difference"] < 1.0  # paired: the 1-point seed effect cancels
     assert f"{summary['minimum_detectable_difference']:.2f}" in ablation.power_statement(summary)
+
+
+def test_gpu_profile_trains_the_paper_size_members_at_their_real_sizes(tmp_path):
+    from mfvpose_lib.engine.train import build_model_for_run, config_from_profile
+
+    gpu = get_profile("gpu")
+    assert gpu.synth_train >= 5000 and gpu.synth_test > 0 and gpu.ablation_seeds >= 3
+    sizes = {}
+    for dataset in ("coco", "mpii"):
+        config = config_from_profile(gpu, dataset, tmp_path, tmp_path / dataset)
+        with torch.device("meta"):
+            sizes[config.model] = tuple(build_model_for_run(config).cfg.input_size)
+    assert sizes == {"mfvpose_b": (256, 192), "mfvpose_l_d6_mpii": (256, 256)}
+    baseline = ablation.ablation_cells(gpu, tmp_path, tmp_path / "run")[0]
+    assert baseline.config.model == "mfvpose_l_d6_mpii"  # TokenPose-L/D6 once HRFOV and LSW are off
+    assert baseline.config.model_overrides == {"hrfov": None, "layer_scale_init": None}

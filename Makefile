@@ -19,7 +19,7 @@ STAMP := $(VENV)/.installed
 # The torch spec last installed; a different TORCH_SPEC reinstalls torch.
 TORCH_STAMP := $(VENV)/.torch-spec
 
-.PHONY: reproduce test lint install clean-runs lab FORCE
+.PHONY: reproduce test test-fast lint install clean-runs lab FORCE
 
 $(TORCH_STAMP): FORCE
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (set PYTHON=...)"; exit 1; }
@@ -50,6 +50,11 @@ lab: $(STAMP)
 # pytest exits 5 when it collected nothing: that is a failure here.
 test: $(STAMP)
 	@$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 1; fi; exit $$rc
+
+# The fast lane: no notebook runs, no browser, no subprocesses (about a minute and a half on 2 cores).
+test-fast: $(STAMP)
+	@$(BIN)/python -m pytest -m "not slow and not browser and not subprocess" $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 1; fi; exit $$rc
 
 lint: $(STAMP)

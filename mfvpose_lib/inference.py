@@ -53,7 +53,7 @@ def load_any_model(checkpoint: str | Path, model_name: str | None = None, map_lo
     """One of our checkpoints (its config rebuilds the model), or with ``model_name`` a public
     state dict loaded strictly into the registered model of that name."""
     from mfvpose_lib.models import create_model
-    from mfvpose_lib.models.checkpoint import load_model
+    from mfvpose_lib.models.factory import load_model
 
     if model_name:
         model = create_model(model_name, checkpoint_path=str(checkpoint))

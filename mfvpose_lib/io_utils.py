@@ -57,3 +57,8 @@ def read_json(path: str | os.PathLike) -> Any:
         raise ValueError(
             f"{path}: malformed JSON ({err.msg} at line {err.lineno}, column {err.colno})"
         ) from None
+
+
+def jsonable(obj: Any) -> Any:
+    """``obj`` as JSON gives it back (tuples become lists, anything unknown its ``str``)."""
+    return json.loads(json.dumps(obj, default=str))

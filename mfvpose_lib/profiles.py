@@ -29,6 +29,7 @@ class Profile:
     # --- training details (engine.train.TrainConfig fields of the same names)
     mpii_epochs: int | None = None  # None: same as ``epochs``
     mpii_lr_steps: tuple[int, ...] | None = None  # None: same as ``lr_steps``
+    mpii_workers: int | None = None  # None: same as ``workers``
     sigma: float | None = 2.0  # target σ in heatmap px; None: the model family's (2, or 3 at 384x288)
     threads: int | None = None  # torch CPU threads for training; None: torch's default
     warmup_epochs: float = 0.0
@@ -57,6 +58,9 @@ class Profile:
 
     def lr_steps_for(self, dataset: str) -> tuple[int, ...]:
         return self.mpii_lr_steps if dataset == "mpii" and self.mpii_lr_steps is not None else self.lr_steps
+
+    def workers_for(self, dataset: str) -> int:
+        return self.mpii_workers if dataset == "mpii" and self.mpii_workers is not None else self.workers
 
     def input_size_for(self, dataset: str) -> tuple[int, int] | None:
         return self.mpii_input_size if dataset == "mpii" else self.coco_input_size
@@ -100,15 +104,18 @@ PROFILES: dict[str, Profile] = {
         synth_test=100,
         coco_model="mfvpose_tiny",
         mpii_model="mfvpose_tiny_mpii",
-        # 36 COCO epochs (about 12 min here) leave room in the 35-minute budget for the ablation's 12 runs
-        epochs=36,
+        # 30 COCO epochs (about 13 min on 2 cores) leave room in the 35-minute budget for the ablation's 12 runs
+        epochs=30,
         batch_size=16,
         lr=1e-3,
-        lr_steps=(27, 33),
+        lr_steps=(22, 27),
         workers=1,
-        # the MPII run is also seed 0 of the ablation's MfvPose row: 4 rows x 3 seeds fit the budget
-        mpii_epochs=12,
-        mpii_lr_steps=(9, 11),
+        # the MPII run is also seed 0 of the ablation's MfvPose row: 4 rows x 3 seeds fit the budget.
+        # The ablation trains two runs side by side, each loading its own data on its core (a
+        # loader process per run would leave four processes fighting for two cores).
+        mpii_epochs=8,
+        mpii_lr_steps=(6, 7),
+        mpii_workers=0,
         ablation_parallel=2,
         # one compute thread plus one loader process fill two cores; two compute threads are
         # faster on an idle machine but many times slower on a busy one

@@ -115,6 +115,11 @@ class NotebookFailed(RuntimeError):
 
 def discover_notebooks(notebook_dir: Path = NOTEBOOK_DIR, only: list[str] | None = None) -> list[Path]:
     """``NN_*.ipynb`` files in numeric order, optionally only the numbers (or names) in ``only``."""
+    if not Path(notebook_dir).is_dir():
+        raise FileNotFoundError(
+            f"{notebook_dir}: no notebooks folder (an installed package has no source tree); pass "
+            "--notebooks DIR, the repository's notebooks/ folder"
+        )
     notebooks = sorted(p for p in Path(notebook_dir).iterdir() if NOTEBOOK_NAME.match(p.name))
     if only:
         wanted = {o.removesuffix(".ipynb") for o in only}
@@ -176,7 +181,7 @@ def run_study(
     if prepare:
         prepare_data(profile, data_root)
     if pretrained:
-        from mfvpose_lib.engine.config_file import write_run_pretrained
+        from mfvpose_lib.study.runs import write_run_pretrained
 
         write_run_pretrained(out / "run", pretrained)  # read by the notebooks' ensure_trained
     if released:

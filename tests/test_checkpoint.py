@@ -5,10 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from mfvpose_lib.models import create_model, is_model
+from mfvpose_lib.models import create_model, is_model, load_model
 from mfvpose_lib.models.checkpoint import (
     CheckpointMismatchError,
-    load_model,
     load_weights,
     save_model_checkpoint,
 )

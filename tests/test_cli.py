@@ -1,16 +1,22 @@
 import subprocess
 import sys
 
+import pytest
+
 from mfvpose_lib.cli import SUBCOMMANDS, main
+
+EXPECTED_COMMANDS = {"bench", "complexity", "evaluate", "export", "lab", "models", "predict", "reproduce", "synth", "train"}
 
 
 def test_help_lists_every_subcommand(capsys):
+    assert set(SUBCOMMANDS) == EXPECTED_COMMANDS  # a command that disappears, or a new one, is noticed
     assert main([]) == 2
-    text = capsys.readouterr().out
-    for name in SUBCOMMANDS:
-        assert name in text
+    lines = capsys.readouterr().out.splitlines()
+    for name in EXPECTED_COMMANDS:
+        assert any(line.split()[:1] == [name] for line in lines), f"{name} has no line of its own in the help"
 
 
+@pytest.mark.subprocess
 def test_module_entry_point_matches_console_script():
     out = subprocess.run(
         [sys.executable, "-m", "mfvpose_lib", "--help"], capture_output=True, text=True, check=True

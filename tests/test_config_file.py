@@ -6,7 +6,8 @@ import pytest
 import yaml
 
 from mfvpose_lib.cli import main
-from mfvpose_lib.engine.config_file import ConfigFileError, read_config_file, resolve_config
+from mfvpose_lib.engine.config_file import ConfigFileError, read_config_file
+from mfvpose_lib.study.runs import resolve_config
 
 
 def test_flags_override_file_override_profile(tmp_path):
@@ -47,7 +48,7 @@ def test_cli_rejects_bad_file(tmp_path, capsys):
 
 
 def test_run_pretrained_file_round_trip(tmp_path):
-    from mfvpose_lib.engine.config_file import run_pretrained, write_run_pretrained
+    from mfvpose_lib.study.runs import run_pretrained, write_run_pretrained
 
     assert run_pretrained(tmp_path) is None
     ckpt = tmp_path / "hrnet_w32.pth"

@@ -10,6 +10,8 @@ import sys
 import pytest
 import torch
 
+pytestmark = pytest.mark.subprocess  # torchrun starts two training processes
+
 
 @pytest.fixture(scope="module")
 def synth_root(tmp_path_factory):

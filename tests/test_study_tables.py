@@ -233,7 +233,8 @@ def test_ablation_table_statistics_and_sentences_are_computed():
 
 
 def test_gpu_profile_trains_the_paper_size_members_at_their_real_sizes(tmp_path):
-    from mfvpose_lib.engine.train import build_model_for_run, config_from_profile
+    from mfvpose_lib.engine.train import build_model_for_run
+    from mfvpose_lib.study.runs import config_from_profile
 
     gpu = get_profile("gpu")
     assert gpu.synth_train >= 5000 and gpu.synth_test > 0 and gpu.ablation_seeds >= 3

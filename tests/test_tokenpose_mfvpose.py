@@ -11,7 +11,8 @@ import torch
 from mfvpose_lib.layers import AttentionRecorder
 from mfvpose_lib.layers.layer_scale import LayerScale
 from mfvpose_lib.models import create_model, list_models
-from mfvpose_lib.models.checkpoint import load_model, save_model_checkpoint
+from mfvpose_lib.models.checkpoint import save_model_checkpoint
+from mfvpose_lib.models.factory import load_model
 from mfvpose_lib.models.mfvpose import MfvPose, MfvPoseConfig
 from mfvpose_lib.models.tokenpose import TokenPose, patchify
 from mfvpose_lib.reference import layout_state_dict, load_state_dict_layout

@@ -32,9 +32,9 @@ def load_study_models(
     """``best.pt`` of the profile's run in ``run_dir`` (written by notebook 06) and an untrained
     model of the same name built with ``seed``; both in eval mode on ``device``."""
     from mfvpose_lib.engine.checkpointing import BEST_NAME
-    from mfvpose_lib.engine.train import run_dir_for
     from mfvpose_lib.models import create_model
-    from mfvpose_lib.models.checkpoint import load_model
+    from mfvpose_lib.models.factory import load_model
+    from mfvpose_lib.study.runs import run_dir_for
 
     checkpoint = run_dir_for(run_dir, dataset) / BEST_NAME
     trained = None

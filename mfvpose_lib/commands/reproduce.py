@@ -24,6 +24,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--released", default=None, metavar="DIR",
                         help="folder of released HRNet/SimpleBaseline/TokenPose checkpoints scored in Tables 1 and 3 "
                              "(recorded in OUT/run/released.json; default DATA_ROOT/released when present)")  # fmt: skip
+    parser.add_argument("--notebooks", default=None, metavar="DIR",
+                        help="folder of the study's notebooks (default: notebooks/ beside the source tree)")
     parser.add_argument("--only", nargs="+", metavar="NN", help="only these notebooks (numbers or names)")
 
 
@@ -40,6 +42,7 @@ def run(args) -> int:
             figures_dir=args.figures_dir,
             pretrained=args.pretrained,
             released=args.released,
+            **({"notebook_dir": args.notebooks} if args.notebooks else {}),
         )
     except NotebookFailed as err:
         print(f"\nreproduce stopped: {err}", file=sys.stderr)

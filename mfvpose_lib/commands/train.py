@@ -58,14 +58,10 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from mfvpose_lib.engine.config_file import (
-        ConfigFileError,
-        config_to_yaml,
-        read_config_file,
-        resolve_config,
-    )
+    from mfvpose_lib.engine.config_file import ConfigFileError, config_to_yaml, read_config_file
     from mfvpose_lib.engine.train import NonFiniteLossError, train
     from mfvpose_lib.profiles import get_profile
+    from mfvpose_lib.study.runs import resolve_config
 
     overrides = {
         "dataset": args.dataset,

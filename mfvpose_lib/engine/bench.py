@@ -26,8 +26,8 @@ def measure_train_throughput(
 ) -> dict:
     """Time ``steps`` training steps after ``warmup`` untimed ones; returns the measurements."""
     from mfvpose_lib.device import resolve_device
+    from mfvpose_lib.engine.fast_path import resolve_amp
     from mfvpose_lib.engine.loss import JointsMSELoss
-    from mfvpose_lib.engine.train import resolve_amp
     from mfvpose_lib.models import create_model
 
     dev = resolve_device(device)

@@ -1,4 +1,4 @@
-"""Training configs as YAML files: every :class:`~mfvpose_lib.engine.train.TrainConfig` field.
+"""Training configs as YAML files: every :class:`~mfvpose_lib.engine.train_config.TrainConfig` field.
 
 Precedence, lowest first: the profile (a named set of defaults for the same fields), the
 file, the command-line flags. A key that is not a field, or a value of the wrong type, is
@@ -21,7 +21,7 @@ class ConfigFileError(ValueError):
 
 
 def _fields():
-    from mfvpose_lib.engine.train import TrainConfig
+    from mfvpose_lib.engine.train_config import TrainConfig
 
     hints = typing.get_type_hints(TrainConfig)
     return {f.name: hints[f.name] for f in dataclasses.fields(TrainConfig)}
@@ -98,25 +98,6 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     return {k: _check_type(k, v, fields[k], str(path)) for k, v in data.items()}
 
 
-def resolve_config(profile_name: str | None, file_values: dict[str, Any], cli_values: dict[str, Any],
-                   source: str = "command line"):  # fmt: skip
-    """TrainConfig from the profile, then the file, then the flags (None means not given)."""
-    from mfvpose_lib.engine.train import config_from_profile
-    from mfvpose_lib.profiles import get_profile
-
-    merged = {**file_values, **{k: v for k, v in cli_values.items() if v is not None}}
-    profile = get_profile(merged.pop("profile", None) or profile_name or "smoke")
-    missing = [k for k in ("data_root", "out_dir") if not merged.get(k)]
-    if missing:
-        raise ConfigFileError(f"{source}: no {' or '.join(missing)} given (set it in the file or by flag)")
-    dataset = merged.pop("dataset", None) or "coco"
-    data_root, out_dir = merged.pop("data_root"), merged.pop("out_dir")
-    try:
-        return config_from_profile(profile, dataset, data_root, out_dir, **merged)
-    except (TypeError, ValueError) as err:
-        raise ConfigFileError(f"{source}: {err}") from None
-
-
 def config_to_yaml(config) -> str:
     import yaml
 
@@ -135,25 +116,3 @@ def config_to_yaml(config) -> str:
 
 def write_config_yaml(config, path: str | Path) -> Path:
     return atomic_write_text(config_to_yaml(config), path)
-
-
-PRETRAINED_FILE = "pretrained.json"
-
-
-def write_run_pretrained(run_dir: str | Path, checkpoint: str | Path) -> Path:
-    """Remember the ImageNet backbone checkpoint for the trainings of a study run folder
-    (``mfvpose reproduce --pretrained`` writes it; the notebooks' ``ensure_trained`` reads it)."""
-    from mfvpose_lib.io_utils import atomic_write_json
-
-    checkpoint = Path(checkpoint).resolve()
-    if not checkpoint.is_file():
-        raise FileNotFoundError(f"{checkpoint}: pretrained checkpoint not found")
-    return atomic_write_json({"pretrained": str(checkpoint)}, Path(run_dir) / PRETRAINED_FILE)
-
-
-def run_pretrained(run_dir: str | Path) -> str | None:
-    """The checkpoint :func:`write_run_pretrained` recorded for ``run_dir``, or None."""
-    from mfvpose_lib.io_utils import read_json
-
-    path = Path(run_dir) / PRETRAINED_FILE
-    return read_json(path).get("pretrained") if path.is_file() else None

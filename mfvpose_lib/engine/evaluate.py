@@ -415,7 +415,7 @@ def per_joint_table(result: EvalResult):
 def load_for_evaluation(checkpoint: str | Path, device: torch.device | str = "cpu") -> tuple[nn.Module, HeatmapCodec]:
     """The model a checkpoint rebuilds and the codec it was trained with (its family's codec
     for public weights), so that evaluation crops and decodes exactly as training did."""
-    from mfvpose_lib.models.checkpoint import load_model
+    from mfvpose_lib.models.factory import load_model
 
     model = load_model(checkpoint, map_location=device)
     payload = torch.load(checkpoint, map_location="cpu", weights_only=True)
@@ -444,7 +444,7 @@ def evaluate_checkpoint(
     ``result.settings["precision"]``."""
     from mfvpose_lib.device import resolve_device
     from mfvpose_lib.engine.data_access import build_split
-    from mfvpose_lib.engine.train import resolve_amp
+    from mfvpose_lib.engine.fast_path import resolve_amp
 
     torch_device = resolve_device(device)
     model, codec = load_for_evaluation(checkpoint, torch_device)

@@ -54,6 +54,22 @@ class FastPath:
         return f"{self.device_type}: {' + '.join(parts)} ({self.reason})"
 
 
+def resolve_amp(amp: str, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype: ``auto`` is bf16 on GPUs that support it, fp16 on older GPUs,
+    and full precision on CPU (where autocast is slower than float32 for these models)."""
+    if amp == "off":
+        return None
+    if amp == "bf16":
+        return torch.bfloat16
+    if amp == "fp16":
+        if device.type != "cuda":
+            raise ValueError("fp16 autocast needs a CUDA device; use --amp bf16 or off on CPU")
+        return torch.float16
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return None
+
+
 def reference_path(device_type: str = "cpu") -> FastPath:
     """The straightforward path: fp32, contiguous tensors, eager."""
     return FastPath(device_type, "fp32", False, False, "reference path: fp32, contiguous, eager")

@@ -11,7 +11,6 @@ never interrupted (on CPU with ``workers=0``, where kernels are deterministic).
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import random
 import sys
@@ -55,11 +54,10 @@ from mfvpose_lib.engine.distributed import (
     mean_over_processes,
     process_device,
 )
+from mfvpose_lib.engine.fast_path import resolve_amp
 from mfvpose_lib.engine.loss import JointsMSELoss
-
-# The metric that decides best.pt, per data set (higher is better).
-PRIMARY_METRIC = {"coco": "AP", "mpii": "PCKh@0.5"}
-
+from mfvpose_lib.engine.train_config import PRIMARY_METRIC, TrainConfig
+from mfvpose_lib.io_utils import jsonable
 
 # Per-epoch values printed in the log line (all of them go to metrics.csv).
 LOGGED_KEYS = ("lr", "train_loss", "val_loss", "samples_per_s", "train_seconds", "val_seconds")
@@ -67,70 +65,6 @@ LOGGED_KEYS = ("lr", "train_loss", "val_loss", "samples_per_s", "train_seconds",
 
 class NonFiniteLossError(RuntimeError):
     """The loss became NaN or infinite; the last good checkpoint is left as it was."""
-
-
-@dataclass
-class TrainConfig:
-    """Everything that defines a run; saved into every checkpoint and ``config.json``."""
-
-    model: str
-    dataset: str
-    data_root: str
-    out_dir: str
-    epochs: int
-    batch_size: int  # per process; the effective batch is batch_size × world size × accumulate_steps
-    lr: float
-    lr_steps: tuple[int, ...] = ()
-    lr_gamma: float = 0.1
-    warmup_epochs: float = 0.0
-    warmup_factor: float = 0.001
-    lr_scaling: str = "none"  # "none": lr as given; "linear": lr × effective batch / reference_batch
-    reference_batch: int = 32
-    optimizer: str = "adam"  # "adam" (the paper) or "adamw" (decoupled decay, no_weight_decay() honoured)
-    weight_decay: float = 0.0
-    clip_grad_norm: float | None = None
-    amp: str = "auto"  # auto | off | bf16 | fp16
-    compile: bool = False
-    channels_last: bool = False
-    workers: int = 0
-    threads: int | None = None  # torch CPU threads; None keeps torch's default (one per core)
-    seed: int = 0
-    device: str = "auto"
-    input_size: tuple[int, int] | None = None  # overrides the model's default crop (H, W)
-    model_overrides: dict[str, Any] = field(default_factory=dict)
-    sigma: float | None = None  # target σ in heatmap px; None: the family's (2, or 3 at 384x288)
-    # HeatmapCodec fields that replace the model family's defaults, e.g. {"geometry": "udp"}
-    codec: dict[str, Any] = field(default_factory=dict)
-    # the recipe's total batch: batch_size becomes total_batch / (processes × accumulate_steps)
-    total_batch: int | None = None
-    accumulate_steps: int = 1  # gradient accumulation: optimizer steps every N micro-batches
-    augmentation: Any = None  # data.transforms.AugmentationConfig; None: the data set's reference recipe
-    val_boxes: str = "gt"
-    val_flip: bool = True
-    eval_every: int = 1
-    pretrained: str | None = None
-    # one of our checkpoints whose fitting tensors replace the seeded initial weights (paired
-    # ablation rows start from the same weights wherever their architectures agree)
-    init_from: str | None = None
-    profile: str = "custom"
-    progress: bool = True
-
-    def __post_init__(self) -> None:
-        if self.dataset not in PRIMARY_METRIC:
-            raise ValueError(f"dataset must be one of {', '.join(PRIMARY_METRIC)}, got {self.dataset!r}")
-        if self.epochs < 1 or self.batch_size < 1 or not self.lr > 0:
-            raise ValueError("epochs and batch_size must be ≥ 1 and lr > 0")
-        if self.amp not in ("auto", "off", "bf16", "fp16"):
-            raise ValueError(f"amp must be auto, off, bf16 or fp16, got {self.amp!r}")
-        if self.optimizer not in ("adam", "adamw"):
-            raise ValueError(f"optimizer must be adam or adamw, got {self.optimizer!r}")
-        if self.lr_scaling not in ("none", "linear"):
-            raise ValueError(f"lr_scaling must be none or linear, got {self.lr_scaling!r}")
-        if self.accumulate_steps < 1 or (self.total_batch is not None and self.total_batch < 1):
-            raise ValueError("accumulate_steps and total_batch must be ≥ 1")
-        self.lr_steps = tuple(int(s) for s in self.lr_steps)
-        if self.input_size is not None:
-            self.input_size = (int(self.input_size[0]), int(self.input_size[1]))
 
 
 @dataclass(frozen=True)
@@ -186,22 +120,6 @@ def _worker_init(worker_id: int) -> None:
     worker_seed = torch.initial_seed() % 2**32
     np.random.seed(worker_seed)
     random.seed(worker_seed)
-
-
-def resolve_amp(amp: str, device: torch.device) -> torch.dtype | None:
-    """The autocast dtype: ``auto`` is bf16 on GPUs that support it, fp16 on older GPUs,
-    and full precision on CPU (where autocast is slower than float32 for these models)."""
-    if amp == "off":
-        return None
-    if amp == "bf16":
-        return torch.bfloat16
-    if amp == "fp16":
-        if device.type != "cuda":
-            raise ValueError("fp16 autocast needs a CUDA device; use --amp bf16 or off on CPU")
-        return torch.float16
-    if device.type == "cuda":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    return None
 
 
 def build_optimizer(model: nn.Module, config: TrainConfig, lr: float) -> torch.optim.Optimizer:
@@ -423,7 +341,7 @@ class Trainer:
 
             atomic_write_json(
                 {
-                    "config": _jsonable(dataclasses.asdict(config)),
+                    "config": jsonable(dataclasses.asdict(config)),
                     "effective_batch": self.effective_batch,
                     "batch_per_process": self.batch_size,
                     "codec": self.codec.to_dict(),
@@ -615,7 +533,7 @@ class Trainer:
             "dataset": self.config.dataset,
             "codec": self.codec.to_dict(),
             "data_root": str(self.config.data_root),
-            "train_config": _jsonable(dataclasses.asdict(self.config)),
+            "train_config": jsonable(dataclasses.asdict(self.config)),
             "world_size": self.dist.world_size,
         }
 
@@ -640,109 +558,8 @@ def default_evaluate_fn(
     return result.flat_metrics()
 
 
-def _jsonable(obj: Any) -> Any:
-    return json.loads(json.dumps(obj, default=str))
-
-
 def train(
     config: TrainConfig, *, callbacks: Iterable = (), resume: str | Path | None = None, **kwargs
 ) -> TrainState:
     """Train per ``config``; ``resume="auto"`` continues from ``out_dir/last.pt`` when present."""
     return Trainer(config, callbacks=callbacks, resume=resume, **kwargs).fit()
-
-
-def config_from_profile(
-    profile, dataset: str, data_root: str | Path, out_dir: str | Path, **overrides
-) -> TrainConfig:
-    """A :class:`TrainConfig` with the profile's recipe for ``dataset``; ``overrides`` (not
-    None) replace single fields, e.g. ``epochs=5`` or ``device="cuda"``."""
-    values: dict[str, Any] = {
-        "model": profile.model_for(dataset),
-        "dataset": dataset,
-        "data_root": str(data_root),
-        "out_dir": str(out_dir),
-        "epochs": profile.epochs_for(dataset),
-        "batch_size": profile.batch_size,
-        "lr": profile.lr,
-        "lr_steps": profile.lr_steps_for(dataset),
-        "warmup_epochs": profile.warmup_epochs,
-        "clip_grad_norm": profile.clip_grad_norm,
-        "amp": profile.amp,
-        "workers": profile.workers,
-        "threads": profile.threads,
-        "sigma": profile.sigma,
-        "input_size": profile.input_size_for(dataset),
-        "augmentation": profile.augmentation_for(dataset),
-        "eval_every": profile.eval_every,
-        "val_boxes": profile.val_boxes if dataset == "coco" else "gt",
-        "val_flip": profile.val_flip,
-        "profile": profile.name,
-    }
-    if profile.public_recipe:
-        from mfvpose_lib.profiles import public_recipe
-
-        recipe = public_recipe(overrides.get("model") or values["model"])
-        values.update(total_batch=recipe.total_batch, lr=recipe.lr, epochs=recipe.epochs, lr_steps=recipe.lr_steps)
-    if overrides.get("batch_size") is not None and overrides.get("total_batch") is None:
-        values["total_batch"] = None  # an explicit per-process batch wins over the recipe's total
-    values.update({k: v for k, v in overrides.items() if v is not None})
-    return TrainConfig(**values)
-
-
-def run_dir_for(run_dir: str | Path, dataset: str) -> Path:
-    """Where the notebooks keep the run of ``dataset`` inside ``run_dir``."""
-    return Path(run_dir) / f"train_{dataset}"
-
-
-def ensure_trained(
-    profile,
-    dataset: str,
-    data_root: str | Path,
-    run_dir: str | Path,
-    *,
-    callbacks: Iterable = (),
-    **overrides,
-) -> Path:
-    """``best.pt`` of the profile's run for ``dataset``; trains it first when it is missing,
-    finishes it (resuming from ``last.pt``) when it was cut short, and starts afresh when the
-    folder holds a run of another profile or model."""
-    from mfvpose_lib.engine.config_file import run_pretrained
-
-    out_dir = overrides.pop("out_dir", None) or run_dir_for(run_dir, dataset)
-    overrides.setdefault("pretrained", run_pretrained(run_dir))  # recorded by `reproduce --pretrained`
-    config = config_from_profile(profile, dataset, data_root, out_dir, **overrides)
-    return ensure_run(config, callbacks=callbacks)
-
-
-# The fields that make two configs the same experiment: a finished run of the same identity is
-# reused, an unfinished one resumed, anything else in the folder is started afresh.
-RUN_IDENTITY = ("model", "dataset", "profile", "seed", "model_overrides", "init_from", "input_size")
-
-
-def same_experiment(saved: dict[str, Any], config: TrainConfig) -> bool:
-    wanted = _jsonable(dataclasses.asdict(config))
-    defaults = {"model_overrides": {}, "init_from": None}  # checkpoints older than these fields
-
-    def identity(values: dict[str, Any]) -> list:
-        out = [values.get(key, defaults.get(key)) for key in RUN_IDENTITY]
-        init = RUN_IDENTITY.index("init_from")
-        out[init] = Path(out[init]).name if out[init] else None  # the run folder may be reached by another path
-        return out
-
-    return identity(saved) == identity(wanted)
-
-
-def ensure_run(config: TrainConfig, *, callbacks: Iterable = ()) -> Path:
-    """``best.pt`` of ``config``'s run: reused when finished, resumed when cut short, trained
-    otherwise."""
-    out_dir = Path(config.out_dir)
-    last = out_dir / LAST_NAME
-    resume = None
-    if last.is_file():
-        ckpt = torch.load(last, map_location="cpu", weights_only=True)
-        same_run = ckpt.get("dataset") == config.dataset and same_experiment(ckpt.get("train_config") or {}, config)
-        if same_run and ckpt.get("epoch", 0) >= config.epochs and (out_dir / BEST_NAME).is_file():
-            return out_dir / BEST_NAME
-        resume = "auto" if same_run else None
-    train(config, callbacks=callbacks, resume=resume)
-    return out_dir / BEST_NAME

@@ -1,7 +1,7 @@
 """Model checkpoints: our own format, public pose checkpoints and ImageNet HRNet backbones.
 
 Our format is a dict ``{"format": "mfvpose", "model_name", "config_class", "config",
-"state_dict", ...extra}``; the stored config alone rebuilds the model (:func:`load_model`).
+"state_dict", ...extra}``; the stored config alone rebuilds the model (``models.factory.load_model``).
 
 :func:`load_weights` also reads the checkpoints users bring from the public code:
 
@@ -32,7 +32,6 @@ import torch
 import torch.nn as nn
 
 from mfvpose_lib.io_utils import atomic_torch_save
-from mfvpose_lib.models.registry import family_for_config
 
 FORMAT = "mfvpose"
 _RESERVED = ("format", "model_name", "config_class", "config", "state_dict")
@@ -53,37 +52,6 @@ HRNET_TRUNK_NAMES = (
     "stage4",
 )
 _LIST_LIMIT = 12
-
-
-# --------------------------------------------------------------------------------------------
-# Configs
-# --------------------------------------------------------------------------------------------
-
-
-def _as_tuples(value: Any) -> Any:
-    """Lists (e.g. from JSON) back to the tuples frozen configs use."""
-    if isinstance(value, (list, tuple)):
-        return tuple(_as_tuples(v) for v in value)
-    return value
-
-
-def build_config(config_cls: type, base: Any | None, values: Mapping[str, Any], *, source: str) -> Any:
-    """A frozen config of ``config_cls``: ``base``'s fields (or the defaults) replaced by ``values``.
-
-    Unknown field names raise a ``TypeError`` that names ``source`` and lists the valid fields,
-    so a typo in an override or a checkpoint from another version fails loudly.
-    """
-    names = [f.name for f in dataclasses.fields(config_cls)]
-    unknown = sorted(set(values) - set(names))
-    if unknown:
-        raise TypeError(
-            f"{source}: unknown {config_cls.__name__} field(s) {', '.join(unknown)}; "
-            f"valid fields: {', '.join(names)}"
-        )
-    fields = dataclasses.asdict(base) if base is not None else {}
-    fields.update({k: _as_tuples(v) for k, v in values.items()})
-    fields = {k: _as_tuples(v) for k, v in fields.items()}
-    return config_cls(**fields)
 
 
 # --------------------------------------------------------------------------------------------
@@ -250,38 +218,6 @@ def save_model_checkpoint(path: str | os.PathLike, model: nn.Module, **extra: An
         **extra,
     }
     return atomic_torch_save(checkpoint, path)
-
-
-def load_model(path: str | os.PathLike, map_location: Any = "cpu") -> nn.Module:
-    """Rebuild a model from one of our checkpoints (its stored config alone) and load its weights.
-
-    The model is returned in eval mode on ``map_location``.
-    """
-    path = Path(path)
-    obj = _read_checkpoint(path, map_location="cpu")
-    if not (isinstance(obj, Mapping) and obj.get("format") == FORMAT):
-        raise ValueError(
-            f"{path}: not an mfvpose checkpoint (no format='{FORMAT}'); build the model with "
-            "create_model(name) and use load_weights(model, path) for public checkpoints"
-        )
-    for key in ("config_class", "config", "state_dict"):
-        if key not in obj:
-            raise ValueError(f"{path}: mfvpose checkpoint lacks {key!r}")
-    try:
-        config_cls, model_cls = family_for_config(obj["config_class"])
-        cfg = build_config(config_cls, None, obj["config"], source=str(path))
-    except KeyError as err:
-        raise ValueError(f"{path}: {err.args[0]}") from None
-    model = model_cls(cfg)
-    report = LoadReport(source=str(path), layout=FORMAT)
-    fitting = _compare(report, _strip_module_prefix(dict(obj["state_dict"])), model.state_dict())
-    if not report.ok:
-        raise CheckpointMismatchError(f"checkpoint does not fit its own config\n{report}")
-    model.load_state_dict(fitting, strict=False)
-    model.model_name = obj.get("model_name") or type(model).__name__
-    if map_location is not None and not callable(map_location) and not isinstance(map_location, dict):
-        model.to(map_location)
-    return model.eval()
 
 
 def load_weights(model: nn.Module, path: str | os.PathLike, strict: bool = True) -> LoadReport:

@@ -23,8 +23,7 @@ from dataclasses import dataclass, fields
 import torch
 import torch.nn as nn
 
-from mfvpose_lib.models.checkpoint import build_config
-from mfvpose_lib.models.config import PoseTaskConfig
+from mfvpose_lib.models.config import PoseTaskConfig, build_config
 from mfvpose_lib.models.registry import register_family, register_model
 
 BN_MOMENTUM = 0.1

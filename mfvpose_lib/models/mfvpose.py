@@ -36,7 +36,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from mfvpose_lib.layers.layer_scale import cait_layer_scale_init
-from mfvpose_lib.models.checkpoint import build_config
+from mfvpose_lib.models.config import build_config
 from mfvpose_lib.models.hrfov import HRFOVConfig
 from mfvpose_lib.models.registry import register_family, register_model
 from mfvpose_lib.models.tokenpose import (
@@ -185,7 +185,7 @@ def layer_scale_variants(name: str, inits: Mapping[str, float | None], **overrid
     weights are copied into the others, so they differ only in their LayerScale gammas --
     the comparison notebook 03 draws.
     """
-    from mfvpose_lib.models.registry import create_model
+    from mfvpose_lib.models.factory import create_model
 
     models: dict[str, MfvPose] = {}
     for label, init in inits.items():

@@ -13,8 +13,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
-from mfvpose_lib.models.checkpoint import build_config
-from mfvpose_lib.models.config import PoseTaskConfig
+from mfvpose_lib.models.config import PoseTaskConfig, build_config
 from mfvpose_lib.models.hrnet import (
     BN_MOMENTUM,
     Bottleneck,

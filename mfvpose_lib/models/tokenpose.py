@@ -36,7 +36,7 @@ import torch.nn as nn
 from mfvpose_lib.layers.layer_scale import layer_scale_param_names
 from mfvpose_lib.layers.position_embedding import frozen_sine_position_embedding
 from mfvpose_lib.layers.transformer import TransformerEncoder
-from mfvpose_lib.models.checkpoint import build_config
+from mfvpose_lib.models.config import build_config
 from mfvpose_lib.models.hrfov import HRFOV, HRFOVConfig
 from mfvpose_lib.models.hrnet import HRNetStage3, HRNetTrunkConfig
 from mfvpose_lib.models.registry import register_family, register_model

@@ -24,14 +24,16 @@ import pandas as pd
 import torch
 
 from mfvpose_lib.engine.checkpointing import LAST_NAME
-from mfvpose_lib.engine.train import (
-    TrainConfig,
-    build_model_for_run,
+from mfvpose_lib.engine.train import build_model_for_run
+from mfvpose_lib.engine.train_config import TrainConfig
+from mfvpose_lib.study import significance
+from mfvpose_lib.study.runs import (
     config_from_profile,
     ensure_run,
     run_dir_for,
+    run_pretrained,
+    same_experiment,
 )
-from mfvpose_lib.study import significance
 
 METRIC = "PCKh@0.5"
 PAPER_GAIN = 0.41  # the only ablation number the paper's text gives: MfvPose over TokenPose-L/D6
@@ -79,8 +81,6 @@ class AblationCell:
         if not last.is_file():
             return False
         ckpt = torch.load(last, map_location="cpu", weights_only=True)
-        from mfvpose_lib.engine.train import same_experiment
-
         return ckpt.get("epoch", 0) >= self.config.epochs and same_experiment(ckpt.get("train_config") or {}, self.config)
 
 
@@ -96,8 +96,6 @@ def ablation_cells(
     profile, data_root: str | Path, run_dir: str | Path, *, seeds: int | None = None, **overrides
 ) -> list[AblationCell]:
     """Every (row, seed) run of the ablation, seed-major, with its full training config."""
-    from mfvpose_lib.engine.config_file import run_pretrained
-
     overrides.setdefault("pretrained", run_pretrained(run_dir))
     n_seeds = profile.ablation_seeds if seeds is None else seeds
     cells = []
@@ -252,7 +250,7 @@ def power_statement(summary: dict) -> str:
 def layer_scale_magnitudes(cells: list[AblationCell]) -> pd.DataFrame:
     """Learned LayerScale gammas of the LSW rows' final weights (for the visual analysis)."""
     from mfvpose_lib.analysis.layerscale import layer_scale_table
-    from mfvpose_lib.models.checkpoint import load_model
+    from mfvpose_lib.models.factory import load_model
 
     frames = []
     for cell in cells:

@@ -215,7 +215,7 @@ def evaluate_study_model(profile, dataset: str, data_root: str | Path, run_dir: 
         load_for_evaluation,
         write_eval_outputs,
     )
-    from mfvpose_lib.engine.train import ensure_trained
+    from mfvpose_lib.study.runs import ensure_trained
 
     checkpoint = ensure_trained(profile, dataset, data_root, run_dir, device=device)
     metrics = Path(run_dir) / f"eval_{dataset}" / "metrics.json"

@@ -1,0 +1,157 @@
+"""A study's run folder: which training a profile asks for, where it lives, and "train it unless done".
+
+The notebooks never call the training loop themselves. :func:`ensure_trained` builds the profile's
+:class:`~mfvpose_lib.engine.train_config.TrainConfig` (:func:`config_from_profile`) for a data set,
+and :func:`ensure_run` reuses a finished run of the same experiment, resumes a cut one and trains
+otherwise, so a checkpoint shared by several notebooks is trained once. The run folder also
+records what ``mfvpose reproduce`` was given (the ImageNet backbone, ``pretrained.json``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from mfvpose_lib.engine.checkpointing import BEST_NAME, LAST_NAME
+from mfvpose_lib.engine.config_file import ConfigFileError
+from mfvpose_lib.engine.train import train
+from mfvpose_lib.engine.train_config import TrainConfig
+from mfvpose_lib.io_utils import jsonable
+from mfvpose_lib.profiles import get_profile
+
+
+def config_from_profile(
+    profile, dataset: str, data_root: str | Path, out_dir: str | Path, **overrides
+) -> TrainConfig:
+    """A :class:`TrainConfig` with the profile's recipe for ``dataset``; ``overrides`` (not
+    None) replace single fields, e.g. ``epochs=5`` or ``device="cuda"``."""
+    values: dict[str, Any] = {
+        "model": profile.model_for(dataset),
+        "dataset": dataset,
+        "data_root": str(data_root),
+        "out_dir": str(out_dir),
+        "epochs": profile.epochs_for(dataset),
+        "batch_size": profile.batch_size,
+        "lr": profile.lr,
+        "lr_steps": profile.lr_steps_for(dataset),
+        "warmup_epochs": profile.warmup_epochs,
+        "clip_grad_norm": profile.clip_grad_norm,
+        "amp": profile.amp,
+        "workers": profile.workers_for(dataset),
+        "threads": profile.threads,
+        "sigma": profile.sigma,
+        "input_size": profile.input_size_for(dataset),
+        "augmentation": profile.augmentation_for(dataset),
+        "eval_every": profile.eval_every,
+        "val_boxes": profile.val_boxes if dataset == "coco" else "gt",
+        "val_flip": profile.val_flip,
+        "profile": profile.name,
+    }
+    if profile.public_recipe:
+        from mfvpose_lib.profiles import public_recipe
+
+        recipe = public_recipe(overrides.get("model") or values["model"])
+        values.update(total_batch=recipe.total_batch, lr=recipe.lr, epochs=recipe.epochs, lr_steps=recipe.lr_steps)
+    if overrides.get("batch_size") is not None and overrides.get("total_batch") is None:
+        values["total_batch"] = None  # an explicit per-process batch wins over the recipe's total
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return TrainConfig(**values)
+
+
+def run_dir_for(run_dir: str | Path, dataset: str) -> Path:
+    """Where the notebooks keep the run of ``dataset`` inside ``run_dir``."""
+    return Path(run_dir) / f"train_{dataset}"
+
+
+def ensure_trained(
+    profile,
+    dataset: str,
+    data_root: str | Path,
+    run_dir: str | Path,
+    *,
+    callbacks: Iterable = (),
+    **overrides,
+) -> Path:
+    """``best.pt`` of the profile's run for ``dataset``; trains it first when it is missing,
+    finishes it (resuming from ``last.pt``) when it was cut short, and starts afresh when the
+    folder holds a run of another profile or model."""
+    out_dir = overrides.pop("out_dir", None) or run_dir_for(run_dir, dataset)
+    overrides.setdefault("pretrained", run_pretrained(run_dir))  # recorded by `reproduce --pretrained`
+    config = config_from_profile(profile, dataset, data_root, out_dir, **overrides)
+    return ensure_run(config, callbacks=callbacks)
+
+
+# The fields that make two configs the same experiment: a finished run of the same identity is
+# reused, an unfinished one resumed, anything else in the folder is started afresh.
+RUN_IDENTITY = ("model", "dataset", "profile", "seed", "model_overrides", "init_from", "input_size")
+
+
+def same_experiment(saved: dict[str, Any], config: TrainConfig) -> bool:
+    wanted = jsonable(dataclasses.asdict(config))
+    defaults = {"model_overrides": {}, "init_from": None}  # checkpoints older than these fields
+
+    def identity(values: dict[str, Any]) -> list:
+        out = [values.get(key, defaults.get(key)) for key in RUN_IDENTITY]
+        init = RUN_IDENTITY.index("init_from")
+        out[init] = Path(out[init]).name if out[init] else None  # the run folder may be reached by another path
+        return out
+
+    return identity(saved) == identity(wanted)
+
+
+def ensure_run(config: TrainConfig, *, callbacks: Iterable = ()) -> Path:
+    """``best.pt`` of ``config``'s run: reused when finished, resumed when cut short, trained
+    otherwise."""
+    out_dir = Path(config.out_dir)
+    last = out_dir / LAST_NAME
+    resume = None
+    if last.is_file():
+        ckpt = torch.load(last, map_location="cpu", weights_only=True)
+        same_run = ckpt.get("dataset") == config.dataset and same_experiment(ckpt.get("train_config") or {}, config)
+        if same_run and ckpt.get("epoch", 0) >= config.epochs and (out_dir / BEST_NAME).is_file():
+            return out_dir / BEST_NAME
+        resume = "auto" if same_run else None
+    train(config, callbacks=callbacks, resume=resume)
+    return out_dir / BEST_NAME
+
+
+def resolve_config(profile_name: str | None, file_values: dict[str, Any], cli_values: dict[str, Any],
+                   source: str = "command line"):  # fmt: skip
+    """TrainConfig from the profile, then the file, then the flags (None means not given)."""
+    merged = {**file_values, **{k: v for k, v in cli_values.items() if v is not None}}
+    profile = get_profile(merged.pop("profile", None) or profile_name or "smoke")
+    missing = [k for k in ("data_root", "out_dir") if not merged.get(k)]
+    if missing:
+        raise ConfigFileError(f"{source}: no {' or '.join(missing)} given (set it in the file or by flag)")
+    dataset = merged.pop("dataset", None) or "coco"
+    data_root, out_dir = merged.pop("data_root"), merged.pop("out_dir")
+    try:
+        return config_from_profile(profile, dataset, data_root, out_dir, **merged)
+    except (TypeError, ValueError) as err:
+        raise ConfigFileError(f"{source}: {err}") from None
+
+
+PRETRAINED_FILE = "pretrained.json"
+
+
+def write_run_pretrained(run_dir: str | Path, checkpoint: str | Path) -> Path:
+    """Remember the ImageNet backbone checkpoint for the trainings of a study run folder
+    (``mfvpose reproduce --pretrained`` writes it; the notebooks' ``ensure_trained`` reads it)."""
+    from mfvpose_lib.io_utils import atomic_write_json
+
+    checkpoint = Path(checkpoint).resolve()
+    if not checkpoint.is_file():
+        raise FileNotFoundError(f"{checkpoint}: pretrained checkpoint not found")
+    return atomic_write_json({"pretrained": str(checkpoint)}, Path(run_dir) / PRETRAINED_FILE)
+
+
+def run_pretrained(run_dir: str | Path) -> str | None:
+    """The checkpoint :func:`write_run_pretrained` recorded for ``run_dir``, or None."""
+    from mfvpose_lib.io_utils import read_json
+
+    path = Path(run_dir) / PRETRAINED_FILE
+    return read_json(path).get("pretrained") if path.is_file() else None

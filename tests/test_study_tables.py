@@ -19,6 +19,7 @@ from mfvpose_lib.study.submission import has_test_dev, write_test_dev_submission
 from mfvpose_lib.study.tables import OurAccuracy, build_table, released_accuracy, to_markdown
 
 SYNTH = "built-in synthetic (test set)"
+USER = "user data at /data (COCO layout)"
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +51,8 @@ def test_released_checkpoints_in_public_layouts_land_in_their_rows_with_family_s
         ("hrnet_w32", "model-zoo name"), ("simplebaseline_r50", "registered name"),
         ("tokenpose_b", "released.json"), ("tokenpose_l_d24", "registered name"),
     ]  # fmt: skip
-    scored = evaluate_released(found, tiny_root, SYNTH, device="cpu").set_index("model")
+    # scored on the tiny synthetic set but labelled as a user's COCO copy, to see where real numbers land
+    scored = evaluate_released(found, tiny_root, USER, device="cpu").set_index("model")
     expected = {  # model: (published method, geometry, decoder, flip alignment), per codec_for_model
         "hrnet_w32": ("HRNet-W32", "hrnet", "quarter", "hrnet_1px"),
         "simplebaseline_r50": ("SimpleBaseline-R50", "hrnet", "quarter", "hrnet_1px"),
@@ -66,9 +68,17 @@ def test_released_checkpoints_in_public_layouts_land_in_their_rows_with_family_s
     for model, (method, *_rest) in expected.items():
         rows = table[table["method"] == method]
         assert len(rows) >= 1 and (rows["model"] == model).all()
-        assert (rows["ours origin"] == "released checkpoint").all() and (rows["ours data"] == SYNTH).all()
+        assert (rows["ours origin"] == "released checkpoint").all() and (rows["ours data"] == USER).all()
         assert rows["ours AP"].iloc[0] == pytest.approx(100.0 * scored.loc[model, "AP"])
     assert table[table["ours origin"] == ""]["ours AP"].isna().all()
+    # the same numbers labelled synthetic never sit in a published row
+    on_synthetic = released_accuracy(scored.reset_index().assign(data=SYNTH), "smoke")
+    table = build_table("table1_coco_val", on_synthetic)
+    published = table[table["paper status"] != "see the published row"]
+    assert published["ours AP"].isna().all()
+    assert set(table[table["ours data"] == SYNTH]["method"]) == {
+        f"{m} (ours, released checkpoint, synthetic data)" for m in expected
+    }
 
 
 def test_released_folder_errors_name_the_file(tmp_path):
@@ -97,7 +107,7 @@ def test_tables_keep_every_published_row_and_label_synthetic_numbers():
     assert list(table["paper AP"].iloc[: len(val)].fillna(-1)) == list(val["AP"].fillna(-1))
     assert table.iloc[: len(val)]["ours AP"].isna().all()  # no synthetic number in a published row
     extra = table.iloc[-1]
-    assert extra["method"] == "mfvpose_tiny (this study)" and extra["input"] == "64x48"
+    assert extra["method"] == "mfvpose_tiny (ours, synthetic data)" and extra["input"] == "64x48"
     assert pd.isna(extra["paper AP"]) and extra["ours AP"] == 31.0 and extra["ours data"] == SYNTH
     assert extra["ours GFLOPs (paper convention)"] < 0.1  # computed at the trained 64x48, not 128x96
     hrnet = table[(table["model"] == "hrnet_w32")]

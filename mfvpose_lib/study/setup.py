@@ -17,6 +17,13 @@ from mfvpose_lib.data.synth import ensure_synthetic, is_complete, is_synthetic_r
 from mfvpose_lib.device import resolve_device
 from mfvpose_lib.profiles import Profile, get_profile
 
+# How a data label starts when the numbers come from the built-in synthetic set, not from COCO/MPII.
+SYNTHETIC_LABEL = "built-in synthetic"
+
+
+def is_synthetic_label(data: str) -> bool:
+    return data.startswith(SYNTHETIC_LABEL)
+
 
 class Study(NamedTuple):
     """What a notebook works with; unpack it or use the fields."""
@@ -50,7 +57,7 @@ def resolve_data_root(profile: Profile | str, data_root: str | Path, *, prepare:
             f"profile {settings.name!r} needs real data: {base} has neither coco/ nor mpii/ "
             "(see README, 'Real COCO 2017 / MPII data')"
         )
-    label = f"built-in synthetic ({n_train} train / {n_val} val images, seed {seed})"
+    label = f"{SYNTHETIC_LABEL} ({n_train} train / {n_val} val images, seed {seed})"
     if is_synthetic_root(base) and is_complete(base, n_train, n_val, seed, n_test):
         return base, label  # a set written directly into the folder (``mfvpose synth DIR``)
     target = base / synthetic_set_name(n_train, n_val, seed, n_test)

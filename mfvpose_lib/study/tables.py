@@ -10,8 +10,8 @@ its data, profile and checkpoint:
 * the study's own trained models (notebooks 06/07) land in the row of their registered name, or,
   for models no paper lists (the CPU-sized members), in an extra row marked ``this study``.
 
-A number measured on the built-in synthetic data therefore never reads as a COCO or MPII number:
-its ``ours data`` cell says where it came from.
+A number measured on the built-in synthetic data never sits in a published row: it gets a row of
+its own (``… (ours, synthetic data)``), and its ``ours data`` cell says where it came from.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from mfvpose_lib.io_utils import atomic_write_text, read_json
+from mfvpose_lib.study.setup import is_synthetic_label
 
 # Published accuracy columns per table and the keys of our metrics that fill them.
 COCO_COLUMNS = {"AP": "AP", "AP50": "AP50", "AP75": "AP75", "APM": "APM", "APL": "APL", "AR": "AR"}
@@ -146,7 +147,9 @@ def build_table(name: str, ours: list[OurAccuracy], *, submissions: list | None 
     dataset, split, _ = TABLES[name]
     columns = COCO_COLUMNS if dataset == "coco" else MPII_COLUMNS
     test_dev = split == "test-dev"
-    by_model = {a.model: a for a in ours if a.dataset == dataset and not test_dev}
+    mine = [a for a in ours if a.dataset == dataset and not test_dev]
+    by_model = {a.model: a for a in mine if not is_synthetic_label(a.data)}  # these may join published rows
+    synthetic = [a for a in mine if is_synthetic_label(a.data)]
     submitted = {s.model: s for s in submissions or []}
     rows, placed = [], set()
     for rec in _reference_rows(dataset, split).to_dict("records"):
@@ -159,18 +162,27 @@ def build_table(name: str, ours: list[OurAccuracy], *, submissions: list | None 
                "paper status": rec["status"], "paper source": rec["source"],
                **_complexity_columns(model), **_accuracy_columns(acc, columns)}  # fmt: skip
         rows.append(row)
-    extra_models = [m for m in by_model if m not in placed] + [m for m in submitted if m not in placed]
-    for model in dict.fromkeys(extra_models):
-        acc = by_model.get(model)
-        size = (acc.settings.get("input_size") if acc else submitted[model].input_size)
-        rows.append({"method": f"{model} (this study)", "input": "x".join(str(v) for v in size), "model": model,
-                     "paper status": "not in the paper", "paper source": "",
-                     **_complexity_columns(model, size), **_accuracy_columns(acc, columns)})  # fmt: skip
+    extra = [(a.model, a) for a in by_model.values() if a.model not in placed] + [(a.model, a) for a in synthetic]
+    extra += [(m, None) for m in submitted if m not in placed and m not in {e[0] for e in extra}]
+    for model, acc in extra:
+        size = acc.settings.get("input_size") if acc else submitted[model].input_size
+        size = size or _default_input_size(model)
+        where = "synthetic data" if acc is not None and is_synthetic_label(acc.data) else "this study"
+        origin = f"{acc.origin}, {where}" if acc is not None and acc.origin != "trained in this study" else where
+        rows.append({"method": f"{model} (ours, {origin})", "input": "x".join(str(v) for v in size), "model": model,
+                     "paper status": "not in the paper" if model not in placed else "see the published row",
+                     "paper source": "", **_complexity_columns(model, size), **_accuracy_columns(acc, columns)})  # fmt: skip
     table = pd.DataFrame(rows)
     if test_dev:
         table["ours submission"] = [shown_path(submitted[m].path, base or ".") if m in submitted else ""
                                     for m in table["model"]]  # fmt: skip
     return table
+
+
+def _default_input_size(model: str) -> tuple[int, int]:
+    from mfvpose_lib.complexity import build_on_meta
+
+    return tuple(build_on_meta(model).cfg.input_size)
 
 
 def to_markdown(table: pd.DataFrame, *, digits: int = 2) -> str:

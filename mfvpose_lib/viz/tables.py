@@ -5,6 +5,8 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from mfvpose_lib.study.setup import is_synthetic_label
+
 
 def plot_accuracy_vs_gflops(table: pd.DataFrame, metric: str, *, title: str = ""):
     """Published rows as circles (x: their GFLOPs, else ours), our measurements as crosses.
@@ -14,8 +16,8 @@ def plot_accuracy_vs_gflops(table: pd.DataFrame, metric: str, *, title: str = ""
     published = table.dropna(subset=[f"paper {metric}"]) if f"paper {metric}" in table else table.iloc[:0]
     ours = table.dropna(subset=[f"ours {metric}"]) if f"ours {metric}" in table else table.iloc[:0]
     data_sources = sorted(set(ours["ours data"])) if len(ours) else []
-    same_data = [d for d in data_sources if not d.startswith("built-in synthetic")]
-    other_data = [d for d in data_sources if d.startswith("built-in synthetic")]
+    same_data = [d for d in data_sources if not is_synthetic_label(d)]
+    other_data = [d for d in data_sources if is_synthetic_label(d)]
     panels = 1 + bool(other_data)
     fig, axes = plt.subplots(1, panels, figsize=(6.2 * panels, 4.2), squeeze=False)
     ax = axes[0, 0]

@@ -32,7 +32,7 @@ from mfvpose_lib.study.runs import (
     ensure_run,
     run_dir_for,
     run_pretrained,
-    same_experiment,
+    run_state,
 )
 
 METRIC = "PCKh@0.5"
@@ -77,11 +77,7 @@ class AblationCell:
 
     @property
     def finished(self) -> bool:
-        last = self.out_dir / LAST_NAME
-        if not last.is_file():
-            return False
-        ckpt = torch.load(last, map_location="cpu", weights_only=True)
-        return ckpt.get("epoch", 0) >= self.config.epochs and same_experiment(ckpt.get("train_config") or {}, self.config)
+        return run_state(self.config) == "finished"
 
 
 def ablation_dir(run_dir: str | Path) -> Path:

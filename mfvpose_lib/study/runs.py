@@ -103,20 +103,27 @@ def same_experiment(saved: dict[str, Any], config: TrainConfig) -> bool:
     return identity(saved) == identity(wanted)
 
 
+def run_state(config: TrainConfig) -> str:
+    """``"finished"``, ``"cut"`` (same experiment, fewer epochs than asked) or ``"none"`` (no
+    run of this experiment in ``config.out_dir``)."""
+    out_dir = Path(config.out_dir)
+    last = out_dir / LAST_NAME
+    if not last.is_file():
+        return "none"
+    ckpt = torch.load(last, map_location="cpu", weights_only=True)
+    if ckpt.get("dataset") != config.dataset or not same_experiment(ckpt.get("train_config") or {}, config):
+        return "none"
+    done = ckpt.get("epoch", 0) >= config.epochs and (out_dir / BEST_NAME).is_file()
+    return "finished" if done else "cut"
+
+
 def ensure_run(config: TrainConfig, *, callbacks: Iterable = ()) -> Path:
     """``best.pt`` of ``config``'s run: reused when finished, resumed when cut short, trained
     otherwise."""
-    out_dir = Path(config.out_dir)
-    last = out_dir / LAST_NAME
-    resume = None
-    if last.is_file():
-        ckpt = torch.load(last, map_location="cpu", weights_only=True)
-        same_run = ckpt.get("dataset") == config.dataset and same_experiment(ckpt.get("train_config") or {}, config)
-        if same_run and ckpt.get("epoch", 0) >= config.epochs and (out_dir / BEST_NAME).is_file():
-            return out_dir / BEST_NAME
-        resume = "auto" if same_run else None
-    train(config, callbacks=callbacks, resume=resume)
-    return out_dir / BEST_NAME
+    state = run_state(config)
+    if state != "finished":
+        train(config, callbacks=callbacks, resume="auto" if state == "cut" else None)
+    return Path(config.out_dir) / BEST_NAME
 
 
 def resolve_config(profile_name: str | None, file_values: dict[str, Any], cli_values: dict[str, Any],

@@ -31,21 +31,11 @@ def write_test_dev_submission(checkpoint: str | Path, data_root: str | Path, out
                               device: str = "auto", progress: bool = False) -> Submission:  # fmt: skip
     """Predict test-dev with ``checkpoint`` and write ``person_keypoints_test-dev2017_<model>_results.json``
     (and ``metrics.json`` with the settings) into ``out_dir``."""
-    from mfvpose_lib.device import resolve_device
-    from mfvpose_lib.engine.data_access import build_split
-    from mfvpose_lib.engine.evaluate import (
-        EvalSettings,
-        evaluate_model,
-        load_for_evaluation,
-        write_eval_outputs,
-    )
+    from mfvpose_lib.engine.evaluate import EvalSettings, evaluate_checkpoint, submission_file_name
 
     if not has_test_dev(data_root):
         raise FileNotFoundError(f"{Path(data_root) / 'coco'}: no test-dev image list and detections")
-    torch_device = resolve_device(device)
-    model, codec = load_for_evaluation(checkpoint, torch_device)
-    data = build_split(data_root, "coco", "test", model.cfg, train=False, boxes="det", codec=codec)
     settings = EvalSettings(dataset="coco", boxes="det", split="test", flip=True)
-    result = evaluate_model(model, data, settings, device=torch_device, progress=progress)
-    written = write_eval_outputs(result, out_dir, extra={"checkpoint": Path(checkpoint).name})
-    return Submission(result.settings["model"], written["submission"], tuple(model.cfg.input_size))
+    result = evaluate_checkpoint(checkpoint, data_root, settings, device=device, out_dir=out_dir, progress=progress)
+    model = result.settings["model"]
+    return Submission(model, Path(out_dir) / submission_file_name(model), tuple(result.settings["input_size"]))

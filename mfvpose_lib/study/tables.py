@@ -220,13 +220,7 @@ def evaluate_study_model(profile, dataset: str, data_root: str | Path, run_dir: 
     """``run_dir/eval_<dataset>/metrics.json`` of the study's trained model, as notebook 07 writes
     it (COCO: detection boxes; both: flip test, the checkpoint's codec). Reused when it was written
     from the current checkpoint; the model is trained first only when no run exists."""
-    from mfvpose_lib.engine.data_access import build_split
-    from mfvpose_lib.engine.evaluate import (
-        EvalSettings,
-        evaluate_model,
-        load_for_evaluation,
-        write_eval_outputs,
-    )
+    from mfvpose_lib.engine.evaluate import EvalSettings, evaluate_checkpoint, write_eval_outputs
     from mfvpose_lib.study.runs import ensure_trained
 
     checkpoint = ensure_trained(profile, dataset, data_root, run_dir, device=device)
@@ -234,15 +228,9 @@ def evaluate_study_model(profile, dataset: str, data_root: str | Path, run_dir: 
     if metrics.is_file() and metrics.stat().st_mtime >= checkpoint.stat().st_mtime:
         if Path(read_json(metrics).get("checkpoint", "")).resolve() == checkpoint.resolve():
             return metrics
-    from mfvpose_lib.device import resolve_device
-
-    torch_device = resolve_device(device)
-    model, codec = load_for_evaluation(checkpoint, torch_device)
-    boxes = "det" if dataset == "coco" else "gt"
-    data = build_split(data_root, dataset, "val", model.cfg, train=False, boxes=boxes, codec=codec)
-    result = evaluate_model(model, data, EvalSettings(dataset=dataset, boxes=boxes, flip=True),
-                            device=torch_device, progress=False)  # fmt: skip
-    write_eval_outputs(result, metrics.parent, extra={"checkpoint": str(checkpoint)})
+    settings = EvalSettings(dataset=dataset, boxes="det" if dataset == "coco" else "gt", flip=True)
+    result = evaluate_checkpoint(checkpoint, data_root, settings, device=device, progress=False)
+    write_eval_outputs(result, metrics.parent, extra={"checkpoint": str(checkpoint)})  # as notebook 07 writes it
     return metrics
 
 

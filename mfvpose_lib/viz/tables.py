@@ -23,10 +23,9 @@ def plot_accuracy_vs_gflops(table: pd.DataFrame, metric: str, *, title: str = ""
     ax = axes[0, 0]
     x = published["paper GFLOPs"].fillna(published["ours GFLOPs (paper convention)"])
     ax.scatter(x, published[f"paper {metric}"], marker="o", color="tab:blue", label="published")
-    for xi, yi, label in zip(x, published[f"paper {metric}"], published["method"], strict=True):
+    for xi, yi, label, size in zip(x, published[f"paper {metric}"], published["method"], published["input"], strict=True):
         if pd.notna(xi):
-            ax.annotate(f"{label} {published.loc[published['method'] == label, 'input'].iloc[0]}", (xi, yi),
-                        fontsize=7, xytext=(3, 2), textcoords="offset points")  # fmt: skip
+            ax.annotate(f"{label} {size}", (xi, yi), fontsize=7, xytext=(3, 2), textcoords="offset points")
     on_same = ours[ours["ours data"].isin(same_data)]
     if len(on_same):
         ax.scatter(on_same["ours GFLOPs (paper convention)"], on_same[f"ours {metric}"], marker="x", s=60,
@@ -39,9 +38,9 @@ def plot_accuracy_vs_gflops(table: pd.DataFrame, metric: str, *, title: str = ""
         ax2 = axes[0, 1]
         synth = ours[ours["ours data"].isin(other_data)]
         ax2.scatter(synth["ours GFLOPs (paper convention)"], synth[f"ours {metric}"], marker="x", s=60, color="tab:red")
-        for xi, yi, label in zip(synth["ours GFLOPs (paper convention)"], synth[f"ours {metric}"], synth["model"], strict=True):
-            ax2.annotate(f"{label} ({synth.loc[synth['model'] == label, 'ours origin'].iloc[0]})", (xi, yi),
-                         fontsize=7, xytext=(3, 2), textcoords="offset points")  # fmt: skip
+        for xi, yi, label, origin in zip(synth["ours GFLOPs (paper convention)"], synth[f"ours {metric}"],
+                                         synth["model"], synth["ours origin"], strict=True):  # fmt: skip
+            ax2.annotate(f"{label} ({origin})", (xi, yi), fontsize=7, xytext=(3, 2), textcoords="offset points")
         ax2.set_xlabel("GFLOPs (papers' convention) at the model's input size")
         ax2.set_ylabel(f"{metric} on the built-in synthetic data")
         ax2.set_title("ours: " + "; ".join(other_data), fontsize=8)

@@ -118,9 +118,12 @@ def test_overview_runs_in_jupyterlab(jupyterlab, browser, tmp_path):
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     try:
         _open_and_run_all(page, url, token, "00_overview.ipynb")
-        page.wait_for_selector(
-            f"{ACTIVE} .jp-OutputArea-output:has-text('selected device:')", timeout=120_000
-        )
+        device_line = f"{ACTIVE} .jp-OutputArea-output:has-text('selected device:')"
+        try:
+            page.wait_for_selector(device_line, timeout=90_000)
+        except Exception:  # the first kernel of a fresh server can drop the first Run All: run again once
+            _open_and_run_all(page, url, token, "00_overview.ipynb")
+            page.wait_for_selector(device_line, timeout=120_000)
         page.wait_for_selector(
             f"{ACTIVE} .jp-OutputArea-output:has-text('registered models')", timeout=120_000
         )

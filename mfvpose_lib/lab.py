@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from mfvpose_lib.io_utils import atomic_write_text
+from mfvpose_lib.profiles import DEFAULT_PROFILE, get_profile
 from mfvpose_lib.reproduce import DEFAULT_DATA_ROOT, NOTEBOOK_DIR, REPO_ROOT, discover_notebooks
 
 
@@ -22,7 +23,16 @@ def parameters_source(profile: str, data_root: str, run_dir: str, figures_dir: s
             f"figures_dir = {figures_dir!r}\ndevice = {device!r}")  # fmt: skip
 
 
-def prepare_lab(profile: str = "cpu", *, out: str | Path | None = None, data_root: str | Path | None = None,
+def reproduce_paths(profile: str) -> dict[str, Path]:
+    """Where ``make reproduce PROFILE=profile`` puts things: the output folder, the run folder the
+    notebooks share, the figures folder and the data root. The tracked notebooks' defaults are these
+    paths for the default profile (a test checks it)."""
+    out = REPO_ROOT / "runs" / profile
+    return {"out": out, "run_dir": out / "run", "figures_dir": REPO_ROOT / "figures" / profile,
+            "data_root": DEFAULT_DATA_ROOT}  # fmt: skip
+
+
+def prepare_lab(profile: str = DEFAULT_PROFILE, *, out: str | Path | None = None, data_root: str | Path | None = None,
                 figures_dir: str | Path | None = None, device: str = "auto",
                 notebook_dir: str | Path = NOTEBOOK_DIR) -> Path:  # fmt: skip
     """Copy the notebooks into ``OUT/lab`` (OUT default ``runs/PROFILE``) pointing at that run.
@@ -32,17 +42,16 @@ def prepare_lab(profile: str = "cpu", *, out: str | Path | None = None, data_roo
     replaced, so a lab always starts from the tracked sources."""
     import nbformat
 
-    from mfvpose_lib.profiles import get_profile
-
     get_profile(profile)
-    out = Path(out or REPO_ROOT / "runs" / profile).resolve()
+    paths = reproduce_paths(profile)
+    out = Path(out).resolve() if out else paths["out"]
     lab = out / "lab"
     lab.mkdir(parents=True, exist_ok=True)
     params = parameters_source(
         profile,
-        str(Path(data_root or DEFAULT_DATA_ROOT).resolve()),
+        str(Path(data_root).resolve() if data_root else paths["data_root"]),
         str(out / "run"),
-        str(Path(figures_dir or REPO_ROOT / "figures" / profile).resolve()),
+        str(Path(figures_dir).resolve() if figures_dir else paths["figures_dir"]),
         device,
     )
     for path in discover_notebooks(Path(notebook_dir)):

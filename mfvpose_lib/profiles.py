@@ -205,6 +205,10 @@ def public_recipe(model: str) -> PublicRecipe:
     raise KeyError(f"no public recipe is known for model {model!r}")
 
 
+#: The profile `make reproduce`, `mfvpose reproduce`, `mfvpose lab` and the notebooks default to.
+DEFAULT_PROFILE = "cpu"
+
+
 def get_profile(name: str, **overrides) -> Profile:
     try:
         profile = PROFILES[name]

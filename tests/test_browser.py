@@ -9,16 +9,13 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
-from pathlib import Path
 
 import pytest
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-ROOT = Path(__file__).resolve().parent.parent
 # Each test opens its notebook in a fresh workspace, so the one notebook panel is the active one.
 ACTIVE = ".jp-NotebookPanel"
 CHROMIUM_FLAGS = [
@@ -47,10 +44,26 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def jupyterlab(tmp_path_factory):
-    """A JupyterLab server over a copy of the notebooks (so autosave never touches the sources)."""
+def trained_lab(tmp_path_factory):
+    """What `make lab PROFILE=smoke` opens after a reproduction: a trained smoke COCO model in the
+    run folder and the notebooks copied to OUT/lab with their parameters pointed at it."""
+    from mfvpose_lib.lab import prepare_lab
+    from mfvpose_lib.profiles import get_profile
+    from mfvpose_lib.study.runs import ensure_trained
+    from mfvpose_lib.study.setup import resolve_data_root
+
+    base = tmp_path_factory.mktemp("reproduced")
+    data_root, _ = resolve_data_root("smoke", base / "data")
+    ensure_trained(get_profile("smoke"), "coco", data_root, base / "out" / "run", device="cpu")
+    return prepare_lab("smoke", out=base / "out", data_root=base / "data", figures_dir=base / "out" / "figures")
+
+
+@pytest.fixture(scope="module")
+def jupyterlab(tmp_path_factory, trained_lab):
+    """The JupyterLab server `mfvpose lab` starts, on the lab copies (autosave never touches the sources)."""
+    from mfvpose_lib.lab import lab_command
+
     work = tmp_path_factory.mktemp("lab")
-    shutil.copytree(ROOT / "notebooks", work / "notebooks")
     port, token = _free_port(), "mfvpose-test"
     env = dict(
         os.environ,
@@ -60,21 +73,19 @@ def jupyterlab(tmp_path_factory):
         JUPYTERLAB_SETTINGS_DIR=str(work / "settings"),
         JUPYTERLAB_WORKSPACES_DIR=str(work / "workspaces"),
     )
-    cmd = [
-        sys.executable,
-        "-m",
-        "jupyterlab",
-        "--no-browser",
-        "--allow-root",
-        f"--port={port}",
-        "--ServerApp.ip=127.0.0.1",
-        f"--IdentityProvider.token={token}",
-        f"--ServerApp.root_dir={work / 'notebooks'}",
-        "--LabApp.news_url=None",
-        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-    ]
+    cmd = lab_command(
+        trained_lab,
+        port=port,
+        browser=False,
+        extra=[
+            "--ServerApp.ip=127.0.0.1",
+            f"--IdentityProvider.token={token}",
+            "--LabApp.news_url=None",
+            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        ],
+    )
     log = open(work / "server.log", "w")
-    server = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
+    server = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=trained_lab)
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 90
     while time.time() < deadline:
@@ -200,12 +211,21 @@ def _move_every_explorer(page, notebook: str, expected: int) -> list[float]:
         ("12_attributions.ipynb", 1),
     ],
 )
-def test_explorers_redraw_in_jupyterlab(jupyterlab, browser, tmp_path, notebook, explorers):
-    """Every explorer renders as a live widget, and changing a control redraws its picture."""
+def test_explorers_redraw_in_jupyterlab(jupyterlab, trained_lab, browser, tmp_path, notebook, explorers):
+    """In the lab `make lab` opens after a reproduction, every explorer renders as a live widget on
+    the trained model, and changing a control redraws its picture."""
     url, token, work = jupyterlab
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     try:
         _open_and_run_all(page, url, token, notebook)
+        # the model cell comes first, while it is still on screen (the notebook renders only what is visible)
+        model_note = page.locator(f"{ACTIVE} .jp-OutputArea-output", has_text="trained model: ")
+        model_note.or_(page.locator(f"{ACTIVE} .jp-OutputArea-output", has_text="does not exist")).first.wait_for(
+            timeout=300_000
+        )
+        assert f"trained model: {trained_lab.parent / 'run'}" in model_note.first.inner_text(), (
+            f"{notebook}: the explorers are not on the run's trained model"
+        )
         timings = _move_every_explorer(page, notebook, explorers)
         print(f"{notebook}: control change to redraw (s): {', '.join(f'{t:.2f}' for t in timings)}")
         page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=300_000)

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import ast
+import inspect
+import re
+from pathlib import Path
 
 import nbformat
 
 from mfvpose_lib.cli import main
-from mfvpose_lib.lab import lab_command, prepare_lab
-from mfvpose_lib.reproduce import NOTEBOOK_DIR, discover_notebooks
+from mfvpose_lib.lab import lab_command, prepare_lab, reproduce_paths
+from mfvpose_lib.profiles import DEFAULT_PROFILE
+from mfvpose_lib.reproduce import NOTEBOOK_DIR, discover_notebooks, run_study
 
 
 def test_prepare_lab_rewrites_only_the_parameters(tmp_path):
@@ -36,3 +40,33 @@ def test_lab_command_flags(tmp_path):
 def test_cli_prepare_only(tmp_path):
     assert main(["lab", "--profile", "smoke", "--out", str(tmp_path), "--prepare-only"]) == 0
     assert (tmp_path / "lab" / "00_overview.ipynb").is_file()
+
+
+def _parameters(path):
+    cell = next(c for c in nbformat.read(path, as_version=4).cells if "parameters" in c.metadata.get("tags", []))
+    return {t.id: n.value.value for n in ast.parse(cell.source).body for t in n.targets}
+
+
+def test_notebook_defaults_are_the_paths_make_reproduce_writes(repo_root):
+    """Opened after `make reproduce`, a tracked notebook finds that run (not an untrained model)."""
+    makefile = (Path(repo_root) / "Makefile").read_text()
+    make_profile = re.search(r"^PROFILE \?= (\S+)$", makefile, re.M).group(1)
+    assert make_profile == DEFAULT_PROFILE
+    assert "--profile $(PROFILE) --figures-dir figures/$(PROFILE)" in makefile
+    expected = reproduce_paths(DEFAULT_PROFILE)
+    for path in discover_notebooks(NOTEBOOK_DIR):
+        values = _parameters(path)
+        assert values["profile"] == DEFAULT_PROFILE, path.name
+        for name in ("data_root", "run_dir", "figures_dir"):
+            assert (NOTEBOOK_DIR / values[name]).resolve() == expected[name].resolve(), (path.name, name)
+    # the runner's own defaults agree: out = runs/PROFILE, the shared run folder OUT/run
+    assert inspect.signature(run_study).parameters["profile"].default == DEFAULT_PROFILE
+    assert expected["run_dir"] == expected["out"] / "run"
+
+
+def test_lab_defaults_are_the_reproduce_paths(tmp_path):
+    lab = prepare_lab("smoke", out=tmp_path / "out")
+    values = _parameters(lab / "06_training.ipynb")
+    paths = reproduce_paths("smoke")
+    assert Path(values["data_root"]) == paths["data_root"].resolve()
+    assert Path(values["figures_dir"]) == paths["figures_dir"].resolve()

@@ -8,7 +8,9 @@ HELP = "JupyterLab on runs/PROFILE/lab: the notebooks, pointed at that profile's
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--profile", default="cpu", choices=["smoke", "cpu", "paper"])
+    from mfvpose_lib.profiles import DEFAULT_PROFILE, PROFILES
+
+    parser.add_argument("--profile", default=DEFAULT_PROFILE, choices=list(PROFILES))
     parser.add_argument("--out", default=None, help="the reproduce output folder (default runs/PROFILE)")
     parser.add_argument("--data-root", default=None, help="default data/synthetic")
     parser.add_argument("--figures-dir", default=None, help="default figures/PROFILE")

@@ -8,9 +8,9 @@ HELP = "run the study notebooks in order with papermill (generates synthetic dat
 
 
 def add_arguments(parser) -> None:
-    from mfvpose_lib.profiles import PROFILES
+    from mfvpose_lib.profiles import DEFAULT_PROFILE, PROFILES
 
-    parser.add_argument("--profile", default="cpu", choices=list(PROFILES))
+    parser.add_argument("--profile", default=DEFAULT_PROFILE, choices=list(PROFILES))
     parser.add_argument(
         "--data-root", default=None, help="data folder with coco/ and/or mpii/ (default data/synthetic)"
     )

@@ -56,3 +56,13 @@ def test_tiny_suite_csv(tmp_path):
     rates = back[back["unit"] == "samples/s"]
     assert (rates["speedup"] - rates["fast"] / rates["straightforward"]).abs().max() < 1e-3
     assert (tmp_path / "b.txt").read_text().startswith("test")
+
+
+def test_onnxruntime_rows_match_torch():
+    df = run_suite([("mfvpose_tiny", (64, 48))], batches=[1, 4], repeats=1, warmup=0, sections=["onnx"],
+                   log=lambda _: None)  # fmt: skip
+    assert set(df["benchmark"]) == {"onnxruntime_latency", "onnxruntime_throughput", "onnxruntime_rel_error"}
+    errors = df[df["benchmark"] == "onnxruntime_rel_error"]
+    assert (errors["fast"] < 1e-4).all(), errors
+    throughput = df[df["benchmark"] == "onnxruntime_throughput"].iloc[0]
+    assert throughput["batch"] == 4 and throughput["fast"] > 0 and throughput["straightforward"] > 0

@@ -29,8 +29,10 @@ def _model_spec(text: str) -> tuple[str, tuple[int, int]]:
 
 
 def add_arguments(parser) -> None:
+    from mfvpose_lib.engine.perf_suite import SECTIONS
+
     parser.add_argument("--quick", action="store_true",
-                        help="about a minute on 2 cores: tiny models + mfvpose_b, batch 1 and 16, few repeats")  # fmt: skip
+                        help="a few minutes on 2 cores: tiny models, mfvpose_b and tokenpose_b, batch 1 and 16, few repeats")  # fmt: skip
     parser.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
     parser.add_argument("--csv", default=None, metavar="FILE", help="write the rows here (atomic)")
     parser.add_argument(
@@ -41,7 +43,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--train-batch", type=int, default=None, help="training-step batch (default 16)")
     parser.add_argument("--repeats", type=int, default=None, help="timed repeats (the median is reported)")
     parser.add_argument("--sections", nargs="+", default=None,
-                        choices=["matmul", "inference", "train", "data", "eval"], help="parts of the suite to run")  # fmt: skip
+                        choices=SECTIONS, help="parts of the suite to run")  # fmt: skip
     parser.add_argument(
         "--data-root", default=None, help="data for the pipeline benchmark (default: a temporary set)"
     )

@@ -49,8 +49,8 @@ LARGE_MODELS = (
     ("simplebaseline_r50", (256, 192)),
 )
 SMALL_MODELS = (("mfvpose_tiny", (64, 48)), ("tokenpose_tiny", (64, 48)))
-QUICK_MODELS = SMALL_MODELS + (("mfvpose_b", (256, 192)),)
-SECTIONS = ("matmul", "inference", "train", "data", "eval")
+QUICK_MODELS = SMALL_MODELS + (("mfvpose_b", (256, 192)), ("tokenpose_b", (256, 192)))
+SECTIONS = ("matmul", "inference", "onnx", "train", "data", "eval")
 RATE_UNITS = ("samples/s", "GFLOP/s", "people/s")
 
 
@@ -204,6 +204,50 @@ def inference_rows(name: str, input_size: Sequence[int], device: torch.device, f
         log(f"  {label:<28} batch {batch:>3}: {1000 * t_ref:9.2f} ms -> {1000 * t_fast:9.2f} ms "
             f"({t_ref / t_fast:4.2f}x)  {ach_fast:7.1f} GFLOP/s ({ach_fast / fast_peak:5.1%} of peak)  "
             f"max rel err {agree['max_rel_error']:.2e}  keypoints moved <= {agree['max_px_change']:.3f} px")  # fmt: skip
+    return rows
+
+
+def onnx_rows(name: str, input_size: Sequence[int], *, batches: Sequence[int], warmup: int, repeats: int,
+              log: Callable[[str], None] = print) -> list[dict]:  # fmt: skip
+    """The exported model (``mfvpose export``) under onnxruntime's CPU provider against torch fp32
+    eager with the same weights and the same number of threads."""
+    import tempfile
+
+    import onnxruntime as ort
+
+    from mfvpose_lib.export import export_onnx
+
+    cpu = torch.device("cpu")
+    model = _build(name, input_size, cpu).eval()
+    label = f"{name} {input_size[0]}x{input_size[1]}"
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        path = export_onnx(model, Path(tmp) / f"{name}.onnx")
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = torch.get_num_threads()
+        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        for batch in batches:
+            x = torch.randn(batch, 3, *input_size)
+            feed = {"image": x.numpy()}
+
+            @torch.no_grad()
+            def run_torch(x=x):
+                return model(x)
+
+            t_torch = median_seconds(run_torch, cpu, warmup=warmup, repeats=repeats)
+            t_ort = median_seconds(lambda feed=feed: session.run(["heatmaps"], feed), cpu, warmup=warmup,
+                                   repeats=repeats)  # fmt: skip
+            expected = run_torch().numpy()
+            got = session.run(["heatmaps"], feed)[0]
+            error = float(np.abs(got - expected).max() / max(np.abs(expected).max(), 1e-12))
+            if batch == 1:
+                rows.append(row("onnxruntime_latency", label, "cpu", batch, 1000 * t_torch, 1000 * t_ort, "ms"))
+            else:
+                rows.append(row("onnxruntime_throughput", label, "cpu", batch, batch / t_torch, batch / t_ort,
+                                "samples/s"))  # fmt: skip
+            rows.append(row("onnxruntime_rel_error", label, "cpu", batch, 0.0, error, "relative"))
+            log(f"  {label:<28} batch {batch:>3}: torch {1000 * t_torch:9.2f} ms -> onnxruntime "
+                f"{1000 * t_ort:9.2f} ms ({t_torch / t_ort:4.2f}x)  max rel err {error:.2e}")  # fmt: skip
     return rows
 
 
@@ -375,6 +419,10 @@ def run_suite(
         for name, size in models:
             rows += inference_rows(name, size, dev, fast, batches=batches, warmup=warmup, repeats=repeats,
                                    peaks=peaks, log=log)  # fmt: skip
+    if "onnx" in sections:
+        log("onnxruntime CPU (torch fp32 eager -> onnxruntime, same weights and threads):")
+        for name, size in models:
+            rows += onnx_rows(name, size, batches=batches, warmup=warmup, repeats=repeats, log=log)
     if "train" in sections:
         log("training step (straightforward -> fast):")
         train_models = [m for m in models if not quick or m in SMALL_MODELS] or models[:1]

@@ -42,20 +42,29 @@ def prepare_lab(profile: str = DEFAULT_PROFILE, *, out: str | Path | None = None
     replaced, so a lab always starts from the tracked sources."""
     import nbformat
 
+    from mfvpose_lib.study.data_needs import datasets_available, fit_to_data
+
     get_profile(profile)
     paths = reproduce_paths(profile)
     out = Path(out).resolve() if out else paths["out"]
     lab = out / "lab"
     lab.mkdir(parents=True, exist_ok=True)
+    root = Path(data_root).resolve() if data_root else paths["data_root"]
     params = parameters_source(
         profile,
-        str(Path(data_root).resolve() if data_root else paths["data_root"]),
+        str(root),
         str(out / "run"),
         str(Path(figures_dir).resolve() if figures_dir else paths["figures_dir"]),
         device,
     )
+    present = datasets_available(root)  # a data root with only coco/ or mpii/ gets the parts it can run
     for path in discover_notebooks(Path(notebook_dir)):
-        nb = nbformat.read(path, as_version=4)
+        fitted = fit_to_data(nbformat.read(path, as_version=4), present, root)
+        if fitted.notebook is None:
+            print(f"{path.name}: {fitted.describe(root)}; not copied")
+            (lab / path.name).unlink(missing_ok=True)
+            continue
+        nb = fitted.notebook
         cells = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
         if len(cells) != 1:
             raise ValueError(f"{path}: needs exactly one cell tagged 'parameters', found {len(cells)}")

@@ -38,6 +38,7 @@ class NotebookRun:
     seconds: float
     output: str
     error: str = ""
+    note: str = ""  # what of the notebook did not run for want of data
 
 
 # The Jupyter client warns on every kernel start that it talks to the kernel over local TCP
@@ -132,14 +133,6 @@ def discover_notebooks(notebook_dir: Path = NOTEBOOK_DIR, only: list[str] | None
     return notebooks
 
 
-def prepare_data(profile_name: str, data_root: Path) -> Path:
-    """Find the profile's data under ``data_root`` (rendering the synthetic set into its own
-    sub-folder when the profile uses it); a user's data is only read. Returns the folder."""
-    from mfvpose_lib.study import resolve_data_root
-
-    return resolve_data_root(profile_name, data_root)[0]
-
-
 def _describe_failure(notebook: Path, err: Exception) -> str:
     cell = getattr(err, "cell_index", None)
     ename = getattr(err, "ename", type(err).__name__)
@@ -165,10 +158,16 @@ def run_study(
 
     Executed copies go to ``out/notebooks``; training runs shared between notebooks go to
     ``out/run``; figures to ``figures_dir`` (default ``out/figures``). A wall-time summary
-    is written to ``out/summary.csv`` in every case.
+    is written to ``out/summary.csv`` in every case. A data root with only ``coco/`` or only
+    ``mpii/`` runs what it can: notebooks and cells that need the other are skipped, and the
+    summary's ``note`` says what and why (:mod:`mfvpose_lib.study.data_needs`).
     """
+    import nbformat
     import papermill
     from tqdm.auto import tqdm
+
+    from mfvpose_lib.study import resolve_data_root
+    from mfvpose_lib.study.data_needs import datasets_available, fit_to_data
 
     get_profile(profile)  # fail early on an unknown name
     silence_kernel_tcp_warning()
@@ -179,7 +178,8 @@ def run_study(
     for folder in (out / "notebooks", out / "run", figures_dir):
         folder.mkdir(parents=True, exist_ok=True)
     if prepare:
-        prepare_data(profile, data_root)
+        resolve_data_root(profile, data_root)  # renders the synthetic set when it is missing
+    present = datasets_available(data_root)
     if pretrained:
         from mfvpose_lib.study.runs import write_run_pretrained
 
@@ -200,15 +200,23 @@ def run_study(
     previous_batch = os.environ.get(BATCH_ENV)
     os.environ[BATCH_ENV] = "1"
     bar = tqdm(notebooks, desc=f"reproduce[{profile}]", unit="notebook", disable=not progress)
+    write = tqdm.write if progress else (lambda _line: None)
     failure = None
     for notebook in bar:
         bar.set_postfix_str(notebook.name)
         executed = out / "notebooks" / notebook.name
+        fitted = fit_to_data(nbformat.read(notebook, as_version=4), present, data_root)
+        note = fitted.describe(data_root)
+        if note:
+            write(f"{notebook.name}: {note}")
+        if fitted.notebook is None:
+            runs.append(NotebookRun(notebook.name, "skipped", 0.0, "", note=note))
+            continue
         start = time.perf_counter()
         try:
-            with ProgressTail(out / "run", write=tqdm.write if progress else (lambda _line: None)):
+            with ProgressTail(out / "run", write=write):
                 papermill.execute_notebook(
-                    str(notebook),
+                    fitted.notebook,
                     str(executed),
                     parameters=parameters,
                     cwd=str(Path(notebook_dir).resolve()),
@@ -219,11 +227,10 @@ def run_study(
                 )
         except Exception as err:  # papermill wraps cell errors; anything else is a failure too
             failure = _describe_failure(notebook, err)
-            runs.append(
-                NotebookRun(notebook.name, "failed", time.perf_counter() - start, _relative(executed, out), failure)
-            )
+            runs.append(NotebookRun(notebook.name, "failed", time.perf_counter() - start,
+                                    _relative(executed, out), failure, note))  # fmt: skip
             break
-        runs.append(NotebookRun(notebook.name, "ok", time.perf_counter() - start, _relative(executed, out)))
+        runs.append(NotebookRun(notebook.name, "ok", time.perf_counter() - start, _relative(executed, out), note=note))
     if previous_batch is None:
         os.environ.pop(BATCH_ENV, None)
     else:
@@ -260,7 +267,7 @@ def where_things_went(out: str | Path, figures_dir: str | Path | None = None) ->
 
 def summary_table(runs: list[NotebookRun]) -> pd.DataFrame:
     table = pd.DataFrame(
-        [asdict(r) for r in runs], columns=["notebook", "status", "seconds", "output", "error"]
+        [asdict(r) for r in runs], columns=["notebook", "status", "seconds", "output", "error", "note"]
     )
     return table.round({"seconds": 1})
 

@@ -142,10 +142,10 @@ def test_every_notebook_set_up_at_paper_leaves_user_data_byte_identical(tmp_path
                      figures_dir=str(tmp_path / "fig"), device="cpu")  # fmt: skip
         exec(setup, scope)  # noqa: S102
         assert Path(scope["data_root"]) == data, notebook.name
-    from mfvpose_lib.reproduce import prepare_data
+    from mfvpose_lib.study import resolve_data_root
 
-    assert prepare_data("paper", data) == data
-    assert prepare_data("smoke", data) == data  # user data is used, not replaced
+    assert resolve_data_root("paper", data)[0] == data
+    assert resolve_data_root("smoke", data)[0] == data  # user data is used, not replaced
     assert _digest(data) == before
 
 

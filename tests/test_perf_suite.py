@@ -66,3 +66,15 @@ def test_onnxruntime_rows_match_torch():
     assert (errors["fast"] < 1e-4).all(), errors
     throughput = df[df["benchmark"] == "onnxruntime_throughput"].iloc[0]
     assert throughput["batch"] == 4 and throughput["fast"] > 0 and throughput["straightforward"] > 0
+
+
+def test_projected_schedule_from_the_training_step_rate():
+    from mfvpose_lib.engine.perf_suite import COCO_TRAIN_INSTANCES, projected_schedule_rows, row
+
+    rows = [row("train_step", "mfvpose_b 256x192", "cuda", 32, 1000.0, 2000.0, "samples/s"),
+            row("train_step", "mfvpose_tiny 64x48", "cpu", 16, 100.0, 100.0, "samples/s")]  # fmt: skip
+    (projected,) = projected_schedule_rows(rows, log=lambda _: None)
+    assert projected["benchmark"] == "projected_coco_300_epochs" and projected["unit"] == "hours"
+    assert projected["straightforward"] == pytest.approx(300 * COCO_TRAIN_INSTANCES / 1000 / 3600)
+    assert projected["fast"] == pytest.approx(projected["straightforward"] / 2)
+    assert projected["speedup"] == pytest.approx(2.0)

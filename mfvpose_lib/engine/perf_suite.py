@@ -52,6 +52,10 @@ SMALL_MODELS = (("mfvpose_tiny", (64, 48)), ("tokenpose_tiny", (64, 48)))
 QUICK_MODELS = SMALL_MODELS + (("mfvpose_b", (256, 192)), ("tokenpose_b", (256, 192)))
 SECTIONS = ("matmul", "inference", "onnx", "train", "data", "eval")
 RATE_UNITS = ("samples/s", "GFLOP/s", "people/s")
+TIME_UNITS = ("ms", "hours")  # lower is better
+# Person instances in COCO train2017 that the HRNet/TokenPose loaders train on (their logs:
+# "=> load 149813 samples"); one epoch is one pass over them.
+COCO_TRAIN_INSTANCES = 149_813
 
 
 def environment() -> dict[str, str]:
@@ -124,7 +128,7 @@ def row(benchmark: str, model: str, device: str, batch: int | None, straightforw
     speedup = float("nan")
     if unit in RATE_UNITS and straightforward > 0:
         speedup = fast / straightforward
-    elif unit == "ms" and fast > 0:
+    elif unit in TIME_UNITS and fast > 0:
         speedup = straightforward / fast
     return {"benchmark": benchmark, "model": model, "device": device, "batch": batch,
             "straightforward": float(straightforward), "fast": float(fast), "unit": unit, "speedup": speedup}  # fmt: skip
@@ -290,6 +294,26 @@ def train_step_rows(name: str, input_size: Sequence[int], device: torch.device, 
     return [row(benchmark, label, dev, batch, batch / t_ref, batch / t_fast, "samples/s")]
 
 
+def projected_schedule_rows(rows: Sequence[dict], *, log: Callable[[str], None] = print) -> list[dict]:
+    """Hours of the paper profile's COCO schedule (epochs x COCO train2017's person instances) at
+    the training-step rate measured for each model at 256x192, both paths. The step alone: data
+    loading and evaluation come on top unless they overlap with it."""
+    from mfvpose_lib.profiles import get_profile
+
+    epochs = get_profile("paper").epochs_for("coco")
+    samples = epochs * COCO_TRAIN_INSTANCES
+    out = []
+    for r in rows:
+        if r["benchmark"] != "train_step" or not r["model"].endswith(" 256x192"):
+            continue
+        hours_ref, hours_fast = samples / r["straightforward"] / 3600, samples / r["fast"] / 3600
+        out.append(row(f"projected_coco_{epochs}_epochs", r["model"], r["device"], r["batch"], hours_ref,
+                       hours_fast, "hours"))  # fmt: skip
+        log(f"  {epochs} COCO epochs of {r['model']} at batch {r['batch']}: {hours_ref:.1f} h -> {hours_fast:.1f} h "
+            "(training step only)")  # fmt: skip
+    return out
+
+
 def data_rows(data_root, *, quick: bool, log: Callable[[str], None] = print) -> list[dict]:
     """Training-pipeline samples/s of one worker (the reference port against this library)."""
     from mfvpose_lib.data.bench import benchmark_dataframe
@@ -432,6 +456,7 @@ def run_suite(
             )
         if cpu_profile_row and dev.type == "cpu":
             rows += cpu_profile_train_rows(fast, warmup=warmup, repeats=repeats, log=log)
+        rows += projected_schedule_rows(rows, log=log)
     if "data" in sections:
         log("data pipeline, one worker (reference -> this library):")
         rows += data_rows(data_root, quick=quick, log=log)

@@ -6,8 +6,8 @@ __version__ = "0.1.0"
 
 
 def complexity(model, input_size=None):
-    """Params, GMACs and paper-convention GFLOPs of ``model`` (see ``mfvpose_lib.complexity``)."""
-    from mfvpose_lib.complexity import complexity as _complexity
+    """Params, GMACs and paper-convention GFLOPs of ``model`` (see ``mfvpose_lib.analysis.complexity``)."""
+    from mfvpose_lib.analysis.complexity import complexity as _complexity
 
     return _complexity(model, input_size)
 

@@ -123,7 +123,7 @@ def complexity_comparison(dataset: str) -> pd.DataFrame:
     numbers. COCO rows come from the validation table, test-dev rows only for settings that
     the validation table lacks; where a setting has several rows, a ``published`` one is shown.
     """
-    from mfvpose_lib.complexity import complexity_of
+    from mfvpose_lib.analysis.complexity import complexity_of
 
     if dataset not in ("coco", "mpii"):
         raise KeyError(f"unknown dataset {dataset!r}; choose coco or mpii")

@@ -11,12 +11,12 @@ import pytest
 import torch
 import torch.nn as nn
 
-from mfvpose_lib.analysis.attention import attention_distance, keypoint_block
+from mfvpose_lib.analysis.attention import AttentionRecorder, attention_distance, keypoint_block
 from mfvpose_lib.analysis.attribution import keypoint_attribution
+from mfvpose_lib.analysis.dilation import branch_field_boxes, dilation_footprint_info
 from mfvpose_lib.analysis.layerscale import layer_scale_table
 from mfvpose_lib.analysis.receptive_field import (
-    branch_field_boxes,
-    dilation_footprint_info,
+    effective_receptive_field,
     erf_holes,
     erf_table,
     model_erf_maps,
@@ -24,9 +24,7 @@ from mfvpose_lib.analysis.receptive_field import (
 from mfvpose_lib.analysis.tokens import keypoint_token_similarity, similarity_summary, skeleton_order
 from mfvpose_lib.data.meta import get_meta
 from mfvpose_lib.engine.callbacks import LayerScaleLogger
-from mfvpose_lib.layers import AttentionRecorder
 from mfvpose_lib.models import create_model
-from mfvpose_lib.receptive_field import effective_receptive_field
 from mfvpose_lib.viz.widgets import dilation_explorer
 
 

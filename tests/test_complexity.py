@@ -6,8 +6,8 @@ import pytest
 import torch
 import torch.nn as nn
 
+from mfvpose_lib.analysis.complexity import TABLE_COLUMNS, complexity, complexity_of, complexity_table
 from mfvpose_lib.cli import main
-from mfvpose_lib.complexity import TABLE_COLUMNS, complexity, complexity_of, complexity_table
 from mfvpose_lib.models import create_model, is_model
 from mfvpose_lib.reference import complexity_comparison, load_reference
 
@@ -167,7 +167,7 @@ def test_published_complexity_agrees_with_ours():
 
 
 def test_per_stage_parts_of_hrnet():
-    from mfvpose_lib.complexity import build_on_meta
+    from mfvpose_lib.analysis.complexity import build_on_meta
     from mfvpose_lib.models.hrnet import HRNET_STAGE_PARTS
 
     result = complexity(build_on_meta("hrnet_w32"), parts=HRNET_STAGE_PARTS)
@@ -178,7 +178,7 @@ def test_per_stage_parts_of_hrnet():
 
 
 def test_tables_of_parts_and_ratios():
-    from mfvpose_lib.complexity import complexity_parts_table, relative_complexity
+    from mfvpose_lib.analysis.complexity import complexity_parts_table, relative_complexity
 
     parts = complexity_parts_table(["simplebaseline_r50"])
     assert list(parts.columns) == ["model", "part", "params", "gmacs", "gflops_paper"]

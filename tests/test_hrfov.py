@@ -9,19 +9,17 @@ import pytest
 import torch
 import torch.nn as nn
 
-from mfvpose_lib.models.hrfov import HRFOV, AtrousPyramid, HRFOVConfig
-from mfvpose_lib.receptive_field import (
+from mfvpose_lib.analysis.dilation import (
     atrous_branch_receptive_fields,
-    batch_statistics,
     common_factor,
     dilation_footprint,
     dilation_footprint_1d,
-    effective_receptive_field,
-    erf_radius,
     has_gridding,
     hdc_max_gap,
     theoretical_receptive_field,
 )
+from mfvpose_lib.analysis.receptive_field import batch_statistics, effective_receptive_field, erf_radius
+from mfvpose_lib.models.hrfov import HRFOV, AtrousPyramid, HRFOVConfig
 
 
 @pytest.mark.parametrize("topology", ["cascade", "parallel"])
@@ -137,7 +135,8 @@ def test_batch_statistics_context_leaves_running_stats_and_mode_unchanged():
 
 
 def test_rates_and_erf_summaries():
-    from mfvpose_lib.receptive_field import erf_summary, rates_summary
+    from mfvpose_lib.analysis.dilation import rates_summary
+    from mfvpose_lib.analysis.receptive_field import erf_summary
 
     table = rates_summary({"hdc": (1, 2, 5, 9), "equal": (2, 2, 2)})
     assert table["cascade grids"].tolist() == [False, True]

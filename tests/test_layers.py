@@ -9,9 +9,10 @@ import pytest
 import torch
 import torch.nn as nn
 
+from mfvpose_lib.analysis.attention import AttentionRecorder
+from mfvpose_lib.analysis.layerscale import residual_branch_ratios
 from mfvpose_lib.layers import (
     Attention,
-    AttentionRecorder,
     EncoderLayer,
     LayerScale,
     TransformerEncoder,
@@ -19,7 +20,6 @@ from mfvpose_lib.layers import (
     frozen_sine_position_embedding,
     layer_scale_param_names,
     make_layer_scale,
-    residual_branch_ratios,
     sine_position_embedding,
 )
 
@@ -199,7 +199,7 @@ def test_keypoint_attention_extracts_keypoint_rows_over_patches():
 
 
 def test_residual_ratio_table_has_one_column_per_variant():
-    from mfvpose_lib.layers import residual_ratio_table
+    from mfvpose_lib.analysis.layerscale import residual_ratio_table
 
     table = residual_ratio_table({"a": [("x.0", 0.1), ("x.1", 0.2)], "b": [("x.0", 0.3), ("x.1", 0.4)]})
     assert list(table.columns) == ["a", "b"] and list(table.index) == ["x.0", "x.1"]

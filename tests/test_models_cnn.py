@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from mfvpose_lib.complexity import build_on_meta
+from mfvpose_lib.analysis.complexity import build_on_meta
 from mfvpose_lib.models import create_model, list_models
 from mfvpose_lib.models.hrnet import HRNetConfig, HRNetStage3, PoseHRNet
 from mfvpose_lib.models.simplebaseline import SimpleBaselineConfig

@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from mfvpose_lib.layers import AttentionRecorder
+from mfvpose_lib.analysis.attention import AttentionRecorder
 from mfvpose_lib.layers.layer_scale import LayerScale
 from mfvpose_lib.models import create_model, list_models
 from mfvpose_lib.models.checkpoint import save_model_checkpoint

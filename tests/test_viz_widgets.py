@@ -9,6 +9,7 @@ import pytest
 import torch
 from matplotlib.figure import Figure
 
+from mfvpose_lib.analysis.inspection import CropInspector, inspect_crop, keypoint_table
 from mfvpose_lib.models import create_model
 from mfvpose_lib.viz.attention import attention_rollout, keypoint_attention, keypoint_rollout
 from mfvpose_lib.viz.attribution import (
@@ -16,14 +17,7 @@ from mfvpose_lib.viz.attribution import (
     keypoint_attribution,
     plot_attribution,
 )
-from mfvpose_lib.viz.keypoint_tokens import (
-    CropInspector,
-    inspect_crop,
-    keypoint_table,
-    plot_keypoint_heatmaps,
-    plot_token_attention,
-    plot_token_rollout,
-)
+from mfvpose_lib.viz.keypoint_tokens import plot_keypoint_heatmaps, plot_token_attention, plot_token_rollout
 from mfvpose_lib.viz.widgets import (
     FigureExplorer,
     attention_explorer,

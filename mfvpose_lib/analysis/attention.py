@@ -1,16 +1,20 @@
 """Readings of recorded attention maps: one layer's keypoint rows, the rollout, distances.
 
-The maps come from :class:`~mfvpose_lib.layers.AttentionRecorder`: one
+The maps come from :class:`AttentionRecorder` (hooks on every attention of a model): one
 ``(B, heads, K + N, K + N)`` tensor per encoder layer, keypoint tokens first.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from types import TracebackType
 
 import numpy as np
 import pandas as pd
 import torch
+import torch.nn as nn
+
+from mfvpose_lib.layers.attention import Attention
 
 
 def head_map(layer_map: torch.Tensor, head: int | None) -> torch.Tensor:
@@ -107,3 +111,70 @@ def keypoint_block(
     the batch (and heads when ``head`` is None). Rows do not sum to 1: the rest went to patches."""
     layer_map = maps[layer].float().cpu().mean(dim=0)  # (H, T, T)
     return head_map(layer_map, head)[:num_keypoints, :num_keypoints].numpy()
+
+
+class AttentionRecorder:
+    """Context manager that records the attention maps of every :class:`Attention` in a model.
+
+    Usage::
+
+        with AttentionRecorder(model) as rec:
+            model(images)
+        rec.maps  # list, one (B, heads, N, N) tensor per attention layer, in module order
+
+    Each call of the model appends one map per layer; ``rec.maps`` holds the maps of the
+    last call and ``rec.calls`` all of them. Maps are detached and moved to ``device``
+    (CPU by default) as they are produced. On exit the hooks are removed and every
+    attention's ``fused`` flag is restored.
+    """
+
+    def __init__(self, model: nn.Module, *, device: str | torch.device = "cpu") -> None:
+        self.model = model
+        self.device = torch.device(device)
+        self.names = [name for name, m in model.named_modules() if isinstance(m, Attention)]
+        if not self.names:
+            raise ValueError(f"{type(model).__name__} contains no Attention module to record")
+        self.calls: list[list[torch.Tensor]] = []
+        self._handles: list[torch.utils.hooks.RemovableHandle] = []
+        self._saved_fused: dict[str, bool] = {}
+        self._pending: dict[int, torch.Tensor] = {}
+
+    @property
+    def maps(self) -> list[torch.Tensor]:
+        """Maps of the last forward call, one per attention layer."""
+        return self.calls[-1] if self.calls else []
+
+    def _hook(self, index: int):
+        def record(_module: nn.Module, _inputs: tuple, output: torch.Tensor) -> None:
+            self._pending[index] = output.detach().to(self.device)
+            if len(self._pending) == len(self.names):
+                self.calls.append([self._pending[i] for i in range(len(self.names))])
+                self._pending = {}
+
+        return record
+
+    def __enter__(self) -> AttentionRecorder:
+        modules = dict(self.model.named_modules())
+        for index, name in enumerate(self.names):
+            attn = modules[name]
+            self._saved_fused[name] = attn.fused
+            attn.fused = False
+            self._handles.append(attn.attend.register_forward_hook(self._hook(index)))
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        for handle in self._handles:
+            handle.remove()
+        self._handles = []
+        if self._pending:  # a forward that ran only some of the layers
+            self.calls.append([self._pending[i] for i in sorted(self._pending)])
+            self._pending = {}
+        modules = dict(self.model.named_modules())
+        for name, fused in self._saved_fused.items():
+            modules[name].fused = fused
+        self._saved_fused = {}

@@ -1,133 +1,27 @@
-"""Receptive fields of a model's parts: effective (measured) and theoretical, plus footprints.
+"""Effective receptive fields (Luo et al., 2016) of a model's parts, measured on crops.
+
+* :func:`effective_receptive_field` -- the gradient of one centre output unit with respect to
+  the input, which is usually far smaller and more Gaussian than the theoretical field.
+* :func:`batch_statistics` -- BatchNorm by the current batch, for networks at initialisation.
 
 * :func:`erf_functions` -- the feature maps whose effective receptive field is measured: the
   backbone alone, backbone + HRFOV, and each HRFOV branch (stage-3 pyramid).
 * :func:`model_erf_maps` -- Luo et al. (2016) on those maps, over real crops (or random
   inputs), trained (eval mode) or untrained (per-image batch statistics).
 * :func:`erf_table` -- the radius holding 50% / 90% of the gradient mass, one row per map.
-* :func:`branch_field_boxes` -- the theoretical field of each HRFOV branch in input pixels,
-  centred on the crop, to draw at its true scale.
-* :func:`dilation_footprint_info` -- rates, topology and kernel -> footprint, field, holes.
+
+Theoretical fields and dilation footprints are in :mod:`mfvpose_lib.analysis.dilation`.
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, nullcontext
 
 import numpy as np
 import pandas as pd
 import torch
 import torch.nn as nn
-
-from mfvpose_lib.receptive_field import (
-    atrous_branch_receptive_fields,
-    batch_statistics,
-    dilation_footprint,
-    effective_receptive_field,
-    erf_radius,
-)
-
-#: Stride of the 1/4-resolution map HRFOV works on, in input pixels.
-FEATURE_STRIDE = 4
-TOPOLOGIES = ("cascade", "parallel")
-
-
-@dataclass(frozen=True)
-class DilationFootprint:
-    """Which cells of its input one output of an atrous pyramid reads, and how often.
-
-    ``footprint`` (S, S) counts the paths from each input cell to the centre output, summed
-    over the branches (the fused output sees every branch); ``field`` is ``S``; ``holes`` the
-    number of unread cells inside the ``S x S`` field (gridding).
-    """
-
-    rates: tuple[int, ...]
-    topology: str
-    kernel: int
-    footprint: np.ndarray
-    branch_fields: tuple[int, ...]
-
-    @property
-    def field(self) -> int:
-        return int(self.footprint.shape[0])
-
-    @property
-    def holes(self) -> int:
-        return int((self.footprint == 0).sum())
-
-    def describe(self) -> str:
-        return (
-            f"{self.topology} rates {self.rates}, {self.kernel}x{self.kernel}: field {self.field} cells, "
-            f"{self.holes} holes"
-        )
-
-
-def _centre_pad(array: np.ndarray, size: int) -> np.ndarray:
-    pad = (size - array.shape[0]) // 2
-    return np.pad(array, pad)
-
-
-def dilation_footprint_info(
-    rates: Sequence[int], topology: str = "cascade", kernel: int = 3
-) -> DilationFootprint:
-    """Footprint of the fused output of an atrous pyramid with these ``rates`` and ``topology``.
-
-    ``"cascade"``: branch ``i`` is the chain ``rates[:i+1]``; ``"parallel"``: branch ``i`` is one
-    conv of rate ``rates[i]``. The branch footprints are added on a common centred grid.
-    """
-    rates = tuple(int(r) for r in rates)
-    if not rates or any(r < 1 for r in rates):
-        raise ValueError(f"rates must be positive integers, got {rates}")
-    if topology not in TOPOLOGIES:
-        raise ValueError(f"unknown topology {topology!r}; expected one of {TOPOLOGIES}")
-    if kernel < 1 or kernel % 2 != 1:
-        raise ValueError(f"kernel must be a positive odd number, got {kernel}")
-    if topology == "cascade":
-        branches = [dilation_footprint(rates[: i + 1], kernel) for i in range(len(rates))]
-    else:
-        branches = [dilation_footprint((r,), kernel) for r in rates]
-    size = max(b.shape[0] for b in branches)
-    total = sum(_centre_pad(b, size) for b in branches)
-    return DilationFootprint(
-        rates=rates,
-        topology=topology,
-        kernel=kernel,
-        footprint=total,
-        branch_fields=tuple(atrous_branch_receptive_fields(rates, topology, kernel)),
-    )
-
-
-def branch_field_boxes(
-    rates: Sequence[int],
-    topology: str,
-    input_size: tuple[int, int],
-    *,
-    stride: int = FEATURE_STRIDE,
-    kernel: int = 3,
-) -> pd.DataFrame:
-    """Theoretical field each HRFOV branch adds, as a square in input pixels centred on the crop.
-
-    The branch field is counted in cells of the 1/``stride`` map, so one cell is ``stride``
-    input pixels. Columns: ``branch`` (1-based), ``rate``, ``field (cells)``, ``field (px)``,
-    ``x0``, ``y0`` (top-left corner, crop pixels).
-    """
-    h, w = input_size
-    rows = []
-    for i, (rate, cells) in enumerate(zip(rates, atrous_branch_receptive_fields(rates, topology, kernel)), 1):
-        px = cells * stride
-        rows.append(
-            {
-                "branch": i,
-                "rate": int(rate),
-                "field (cells)": cells,
-                "field (px)": px,
-                "x0": (w - px) / 2,
-                "y0": (h - px) / 2,
-            }
-        )
-    return pd.DataFrame(rows)
 
 
 def erf_functions(model: nn.Module) -> dict[str, Callable[[torch.Tensor], torch.Tensor]]:
@@ -183,9 +77,14 @@ def model_erf_maps(
     try:
         for label, fn in fns.items():
             # untrained: per-image batch statistics, as a network at initialisation sees them
-            with contextlib.nullcontext() if trained else batch_statistics(model):
+            with nullcontext() if trained else batch_statistics(model):
                 maps[label] = effective_receptive_field(
-                    fn, tuple(model.cfg.input_size), inputs=images, num_samples=num_samples, seed=seed, device=device
+                    fn,
+                    tuple(model.cfg.input_size),
+                    inputs=images,
+                    num_samples=num_samples,
+                    seed=seed,
+                    device=device,
                 )
     finally:
         model.zero_grad(set_to_none=True)
@@ -231,3 +130,92 @@ def erf_holes(
         "holes reached": int((~zero & holes).sum()),
         "read cells at zero": int((zero & ~holes).sum()),
     }
+
+
+def effective_receptive_field(
+    fn: Callable[[torch.Tensor], torch.Tensor],
+    input_size: tuple[int, int],
+    *,
+    inputs: torch.Tensor | None = None,
+    num_samples: int = 4,
+    seed: int = 0,
+    device: str | torch.device = "cpu",
+) -> np.ndarray:
+    """Mean absolute input gradient of the centre output unit (summed over channels).
+
+    ``fn`` maps ``(1, 3, H, W)`` to a feature map ``(1, C, h, w)``. For each input image the
+    gradient of ``sum_c out[0, c, h//2, w//2]`` with respect to the image is taken in
+    absolute value and summed over the colour channels; the average over images is returned
+    as an ``(H, W)`` array normalised to sum 1. ``inputs`` defaults to ``num_samples``
+    standard-normal images. Images go through ``fn`` one at a time, so BatchNorm in train
+    mode (see :func:`batch_statistics`) normalises each by its own statistics.
+    """
+    device = torch.device(device)
+    if inputs is None:
+        gen = torch.Generator().manual_seed(seed)
+        inputs = torch.randn(num_samples, 3, *input_size, generator=gen)
+    total = np.zeros(tuple(inputs.shape[-2:]), dtype=np.float64)
+    for image in inputs:
+        x = image[None].to(device).detach().clone().requires_grad_(True)
+        out = fn(x)
+        if out.dim() != 4:
+            raise ValueError(
+                f"effective_receptive_field expects a (B, C, h, w) output, got {tuple(out.shape)}"
+            )
+        h, w = out.shape[-2:]
+        out[0, :, h // 2, w // 2].sum().backward()
+        total += x.grad.detach().abs().sum(dim=(0, 1)).cpu().numpy().astype(np.float64)
+    mass = total.sum()
+    return total / mass if mass > 0 else total
+
+
+@contextmanager
+def batch_statistics(module: nn.Module) -> Iterator[nn.Module]:
+    """BatchNorm layers normalise by the current batch, without touching their running stats.
+
+    A randomly initialised network in eval mode divides by running variances of 1 that do
+    not match its (tiny, with HRNet's std-0.001 init) activations, which makes its effective
+    receptive field meaningless. Inside this context every BatchNorm is in train mode with
+    momentum 0 (running statistics stay as they are); the previous state is restored on exit.
+    """
+    saved = [
+        (m, m.training, m.momentum)
+        for m in module.modules()
+        if isinstance(m, nn.modules.batchnorm._BatchNorm)
+    ]
+    for m, _, _ in saved:
+        m.train()
+        m.momentum = 0.0
+    try:
+        yield module
+    finally:
+        for m, training, momentum in saved:
+            m.train(training)
+            m.momentum = momentum
+
+
+def erf_radius(erf: np.ndarray, mass: float = 0.9) -> float:
+    """Half-size of the smallest square, centred on the ERF's centre pixel, holding ``mass`` of it.
+
+    A one-number summary of an effective receptive field (in input pixels).
+    """
+    if not 0 < mass <= 1:
+        raise ValueError(f"mass must be in (0, 1], got {mass}")
+    h, w = erf.shape
+    cy, cx = h // 2, w // 2
+    total = erf.sum()
+    for radius in range(max(h, w)):
+        window = erf[max(cy - radius, 0) : cy + radius + 1, max(cx - radius, 0) : cx + radius + 1]
+        if window.sum() >= mass * total - 1e-12:
+            return float(radius)
+    return float(max(h, w))
+
+
+def erf_summary(maps: Mapping[str, np.ndarray], masses: Sequence[float] = (0.5, 0.9)) -> pd.DataFrame:
+    """Half-size (input pixels) of the centred square holding each fraction of every ERF."""
+    return pd.DataFrame(
+        [
+            {"variant": label, **{f"radius @ {m:.0%}": erf_radius(erf, m) for m in masses}}
+            for label, erf in maps.items()
+        ]
+    )

@@ -3,7 +3,7 @@
 GMACs count every convolution and matmul, attention included (FLOPs / 2 / 1e9). "gflops_paper"
 is the HRNet summary-tool convention the pose papers publish (conv + Linear multiply-adds,
 attention left out, tokens in place of widths for Linear layers, / 2**30); see
-``mfvpose_lib.complexity``.
+``mfvpose_lib.analysis.complexity``.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def resolve_names(names: list[str]) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mfvpose_lib.complexity import complexity_parts_table, complexity_table
+    from mfvpose_lib.analysis.complexity import complexity_parts_table, complexity_table
 
     try:
         names = resolve_names(args.names)

@@ -15,7 +15,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def models_table(pattern: str = "*") -> pd.DataFrame:
     """One row per registered model matching ``pattern``; models are built on the meta device."""
-    from mfvpose_lib.complexity import build_on_meta
+    from mfvpose_lib.analysis.complexity import build_on_meta
     from mfvpose_lib.models import list_models
 
     rows = []

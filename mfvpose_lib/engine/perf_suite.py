@@ -5,7 +5,7 @@ same weights and the same inputs.
 Sections: the matmul ceiling (fp32, and bf16 where the hardware has it), inference latency
 (batch 1) and throughput, with the fast outputs' relative error and the change of the decoded
 keypoints; achieved GFLOP/s against the ceiling (from the model's GMACs in
-:mod:`mfvpose_lib.complexity`) and peak memory; a training step (forward + JointsMSE + backward +
+:mod:`mfvpose_lib.analysis.complexity`) and peak memory; a training step (forward + JointsMSE + backward +
 Adam) of the same models and of the cpu profile's own settings; the data pipeline (one worker)
 and evaluation (decode + OKS-NMS + COCOeval) on synthetic predictions.
 
@@ -159,7 +159,7 @@ def inference_rows(name: str, input_size: Sequence[int], device: torch.device, f
                    batches: Sequence[int], warmup: int, repeats: int, peaks: dict[str, float],
                    log: Callable[[str], None] = print) -> list[dict]:  # fmt: skip
     """Latency (batch 1) / throughput (other batches), accuracy, GFLOP/s and memory of one model."""
-    from mfvpose_lib.complexity import complexity_of
+    from mfvpose_lib.analysis.complexity import complexity_of
 
     dev = device.type
     ref_model = _build(name, input_size, device).eval()

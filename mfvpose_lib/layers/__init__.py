@@ -9,19 +9,15 @@ from mfvpose_lib.layers.layer_scale import (
 )
 from mfvpose_lib.layers.position_embedding import frozen_sine_position_embedding, sine_position_embedding
 from mfvpose_lib.layers.transformer import (
-    AttentionRecorder,
     EncoderLayer,
     FeedForward,
     PreNorm,
     Residual,
     TransformerEncoder,
-    residual_branch_ratios,
-    residual_ratio_table,
 )
 
 __all__ = [
     "Attention",
-    "AttentionRecorder",
     "EncoderLayer",
     "FeedForward",
     "LayerScale",
@@ -32,7 +28,5 @@ __all__ = [
     "frozen_sine_position_embedding",
     "layer_scale_param_names",
     "make_layer_scale",
-    "residual_branch_ratios",
-    "residual_ratio_table",
     "sine_position_embedding",
 ]

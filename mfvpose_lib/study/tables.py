@@ -107,7 +107,7 @@ def released_accuracy(evaluated: pd.DataFrame, profile: str) -> list[OurAccuracy
 
 
 def _complexity_columns(model: str, input_size=None) -> dict[str, float]:
-    from mfvpose_lib.complexity import complexity_of
+    from mfvpose_lib.analysis.complexity import complexity_of
 
     if not model:
         return {"ours params (M)": np.nan, "ours GFLOPs (paper convention)": np.nan, "ours GMACs": np.nan}
@@ -180,7 +180,7 @@ def build_table(name: str, ours: list[OurAccuracy], *, submissions: list | None 
 
 
 def _default_input_size(model: str) -> tuple[int, int]:
-    from mfvpose_lib.complexity import build_on_meta
+    from mfvpose_lib.analysis.complexity import build_on_meta
 
     return tuple(build_on_meta(model).cfg.input_size)
 

@@ -9,12 +9,8 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from mfvpose_lib.receptive_field import (
-    atrous_branch_receptive_fields,
-    dilation_footprint,
-    erf_radius,
-    has_gridding,
-)
+from mfvpose_lib.analysis.dilation import atrous_branch_receptive_fields, dilation_footprint, has_gridding
+from mfvpose_lib.analysis.receptive_field import erf_radius
 
 
 def _pad_to(array: np.ndarray, size: int) -> np.ndarray:
@@ -180,7 +176,7 @@ def plot_dilation_choice(info, study=None) -> Figure:
 def render_dilation(*, rates="1, 2, 5, 9", topology: str = "cascade", kernel: int = 3, study=None) -> Figure:
     """The dilation explorer's picture: footprint, field and holes of these settings beside the
     study's HRFOV (``study``: an HRFOVConfig; default :class:`HRFOVConfig()`)."""
-    from mfvpose_lib.analysis.receptive_field import dilation_footprint_info
+    from mfvpose_lib.analysis.dilation import dilation_footprint_info
     from mfvpose_lib.models.hrfov import HRFOVConfig
 
     study = study or HRFOVConfig()

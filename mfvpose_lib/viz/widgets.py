@@ -1,4 +1,4 @@
-"""ipywidgets explorers over :class:`~mfvpose_lib.viz.keypoint_tokens.CropInspector`.
+"""ipywidgets explorers over :class:`~mfvpose_lib.analysis.inspection.CropInspector`.
 
 Each explorer is a :class:`FigureExplorer`: sliders and dropdowns above a picture drawn by
 one ``render_*`` function, and that function is the non-interactive path -- called with the
@@ -38,15 +38,10 @@ import ipywidgets as widgets
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
+from mfvpose_lib.analysis.inspection import CROP_ORDERS, CropInspector
 from mfvpose_lib.viz.attention import SCALES
 from mfvpose_lib.viz.attribution import ATTRIBUTION_METHODS, plot_attribution
-from mfvpose_lib.viz.keypoint_tokens import (
-    CROP_ORDERS,
-    CropInspector,
-    plot_keypoint_heatmaps,
-    plot_token_attention,
-    plot_token_rollout,
-)
+from mfvpose_lib.viz.keypoint_tokens import plot_keypoint_heatmaps, plot_token_attention, plot_token_rollout
 from mfvpose_lib.viz.receptive_field import render_dilation
 
 #: Environment variable that marks a non-interactive (batch) run: explorers display as PNGs.

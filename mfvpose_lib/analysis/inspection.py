@@ -1,0 +1,258 @@
+"""What the keypoint tokens of a TokenPose/MfvPose model attend to and predict on one crop.
+
+One forward pass under :class:`~mfvpose_lib.analysis.attention.AttentionRecorder` gives
+everything the pictures need: the heatmap each keypoint token is turned into, its decoded
+location, and every layer's attention maps. :func:`inspect_crop` runs that pass once and keeps
+the result (:class:`CropInspection`); the figures of :mod:`mfvpose_lib.viz.keypoint_tokens` only
+draw from it, so moving a slider over layers or heads never runs the model again.
+:class:`CropInspector` does the same for a handful of crops, lazily and with a cache, and also
+caches the (slower) input attributions of :mod:`mfvpose_lib.analysis.attribution`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn as nn
+
+from mfvpose_lib.analysis.attention import AttentionRecorder, attention_rollout, keypoint_attention
+from mfvpose_lib.analysis.attribution import KeypointAttribution, keypoint_attribution
+from mfvpose_lib.data.codec import decode_heatmaps
+from mfvpose_lib.data.transforms import denormalize
+
+CROP_ORDERS = ("val index", "worst error")
+
+
+def heatmap_to_crop(
+    coords: np.ndarray, heatmap_size: tuple[int, int], input_size: tuple[int, int]
+) -> np.ndarray:
+    """(..., 2) heatmap (x, y) -> crop pixels, HRNet's convention (heatmap pixel i = crop pixel
+    i * stride, the way targets are rendered from ``joints / feat_stride``)."""
+    (h, w), (in_h, in_w) = heatmap_size, input_size
+    return np.asarray(coords, dtype=np.float32) * np.array([in_w / w, in_h / h], dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class CropInspection:
+    """A model's view of one crop: heatmaps, decoded keypoints and attention of every layer."""
+
+    image: np.ndarray  # (H, W, 3) uint8, the crop as shown
+    heatmaps: np.ndarray  # (K, h, w) predicted heatmaps
+    points: np.ndarray  # (K, 2) decoded (x, y) in crop pixels
+    peaks: np.ndarray  # (K,) heatmap maximum of each keypoint
+    attention: list[torch.Tensor]  # one (1, heads, K + N, K + N) map per layer, on the CPU
+    patch_grid: tuple[int, int]
+    keypoint_names: tuple[str, ...]
+    true_points: np.ndarray | None = None  # (K, 2) labelled (x, y) in crop pixels, NaN if unlabelled
+
+    @property
+    def num_keypoints(self) -> int:
+        return self.heatmaps.shape[0]
+
+    @property
+    def num_layers(self) -> int:
+        return len(self.attention)
+
+    @property
+    def num_heads(self) -> int:
+        return self.attention[0].shape[1]
+
+    def layer_attention(self, layer: int = -1, head: int | None = None) -> np.ndarray:
+        """(K, gh, gw) keypoint-token attention to the patches in one layer (``head=None``: mean)."""
+        return keypoint_attention(self.attention, self.num_keypoints, self.patch_grid, layer=layer, head=head)
+
+    def rollout(
+        self, last_layer: int | None = None, head: int | None = None, residual_weight: float = 0.5
+    ) -> torch.Tensor:
+        """(T, T) attention rollout through ``last_layer`` (see :func:`attention_rollout`)."""
+        return attention_rollout(
+            self.attention, head=head, last_layer=last_layer, residual_weight=residual_weight
+        )
+
+    def keypoint_label(self, keypoint: int) -> str:
+        return self.keypoint_names[keypoint] if self.keypoint_names else f"keypoint {keypoint}"
+
+
+def _require_keypoint_tokens(model: nn.Module) -> None:
+    cfg = getattr(model, "cfg", None)
+    if cfg is None or not hasattr(cfg, "patch_grid"):
+        raise TypeError(
+            f"{type(model).__name__} has no keypoint tokens (its cfg has no patch_grid); the "
+            "attention pictures need a TokenPose/MfvPose model"
+        )
+
+
+@torch.no_grad()
+def inspect_crop(
+    model: nn.Module,
+    image: torch.Tensor,
+    *,
+    keypoint_names: Sequence[str] = (),
+    target: torch.Tensor | np.ndarray | None = None,
+    target_weight: torch.Tensor | np.ndarray | None = None,
+    decode: str = "dark",
+) -> CropInspection:
+    """Run ``model`` once on a normalised crop ``image`` (3, H, W) and record what it did.
+
+    The model runs in eval mode (restored afterwards) on the device of its parameters.
+    ``target``/``target_weight`` (the data set's (K, h, w) and (K, 1)) add the labelled
+    locations, decoded from the target heatmaps, for comparison.
+    """
+    _require_keypoint_tokens(model)
+    if image.ndim != 3 or image.shape[0] != 3:
+        raise ValueError(f"inspect_crop expects one normalised crop (3, H, W), got {tuple(image.shape)}")
+    cfg = model.cfg
+    if tuple(image.shape[1:]) != tuple(cfg.input_size):
+        raise ValueError(
+            f"crop {tuple(image.shape[1:])} does not match the model's input_size {cfg.input_size}"
+        )
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    try:
+        with AttentionRecorder(model) as recorder:
+            heatmaps = model(image[None].to(device)).float().cpu().numpy()
+    finally:
+        model.train(was_training)
+    coords, maxvals = decode_heatmaps(heatmaps, method=decode)
+    true_points = None
+    if target is not None:
+        target = np.asarray(target.cpu() if isinstance(target, torch.Tensor) else target, dtype=np.float32)
+        true_coords, _ = decode_heatmaps(target[None], method=decode)
+        true_points = heatmap_to_crop(true_coords[0], cfg.heatmap_size, cfg.input_size)
+        if target_weight is not None:
+            weight = np.asarray(
+                target_weight.cpu() if isinstance(target_weight, torch.Tensor) else target_weight
+            ).reshape(-1)
+            true_points[weight <= 0] = np.nan
+    return CropInspection(
+        image=denormalize(image),
+        heatmaps=heatmaps[0],
+        points=heatmap_to_crop(coords[0], cfg.heatmap_size, cfg.input_size),
+        peaks=maxvals[0, :, 0],
+        attention=list(recorder.maps),
+        patch_grid=tuple(cfg.patch_grid),
+        keypoint_names=tuple(keypoint_names),
+        true_points=true_points,
+    )
+
+
+class CropInspector:
+    """A few data-set crops seen by one model, inspected on demand and cached.
+
+    ``items`` are data-set items (dicts with ``image``, and optionally ``target`` and
+    ``target_weight``). Indexing gives the :class:`CropInspection` of a crop;
+    :meth:`attribution` the cached :class:`~mfvpose_lib.analysis.attribution.KeypointAttribution`.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        items: Sequence[dict],
+        *,
+        keypoint_names: Sequence[str] = (),
+        decode: str = "dark",
+        attribution_steps: int = 16,
+        indices: Sequence[int] | None = None,
+    ) -> None:
+        _require_keypoint_tokens(model)
+        if len(items) == 0:
+            raise ValueError("CropInspector needs at least one crop")
+        self.model = model
+        self.items = list(items)
+        self.indices = list(indices) if indices is not None else list(range(len(self.items)))
+        if len(self.indices) != len(self.items):
+            raise ValueError(f"CropInspector: {len(self.indices)} indices for {len(self.items)} crops")
+        self.keypoint_names = tuple(keypoint_names)
+        self.decode = decode
+        self.attribution_steps = attribution_steps
+        self._inspections: dict[int, CropInspection] = {}
+        self._attributions: dict[tuple[int, int, str], KeypointAttribution] = {}
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, sample: int) -> CropInspection:
+        sample = range(len(self.items))[sample]
+        if sample not in self._inspections:
+            item = self.items[sample]
+            self._inspections[sample] = inspect_crop(
+                self.model,
+                item["image"],
+                keypoint_names=self.keypoint_names,
+                target=item.get("target"),
+                target_weight=item.get("target_weight"),
+                decode=self.decode,
+            )
+        return self._inspections[sample]
+
+    @property
+    def num_keypoints(self) -> int:
+        return self.model.cfg.num_keypoints
+
+    def mean_error(self, sample: int) -> float:
+        """Mean distance (crop pixels) between predicted and labelled keypoints of one crop
+        (NaN without labels)."""
+        ins = self[sample]
+        if ins.true_points is None:
+            return float("nan")
+        err = np.linalg.norm(ins.points - ins.true_points, axis=1)
+        return float(np.nanmean(err)) if np.isfinite(err).any() else float("nan")
+
+    def order(self, by: str = "val index") -> list[int]:
+        """Crop positions sorted by validation index, or by mean error, worst first (this
+        inspects every crop once). Crops without labels go last."""
+        if by == "val index":
+            return sorted(range(len(self.items)), key=lambda i: self.indices[i])
+        if by == "worst error":
+            errors = [self.mean_error(i) for i in range(len(self.items))]
+            return sorted(
+                range(len(self.items)), key=lambda i: -errors[i] if np.isfinite(errors[i]) else np.inf
+            )
+        raise ValueError(f"unknown crop order {by!r}; choose one of {', '.join(CROP_ORDERS)}")
+
+    @property
+    def num_layers(self) -> int:
+        return self[0].num_layers
+
+    @property
+    def num_heads(self) -> int:
+        return self[0].num_heads
+
+    def attribution(
+        self, sample: int, keypoint: int, method: str = "integrated_gradients"
+    ) -> KeypointAttribution:
+        """Attribution of ``keypoint``'s heatmap peak to the pixels of crop ``sample`` (cached)."""
+        sample = range(len(self.items))[sample]
+        key = (sample, keypoint, method)
+        if key not in self._attributions:
+            self._attributions[key] = keypoint_attribution(
+                self.model,
+                self.items[sample]["image"],
+                keypoint,
+                method=method,
+                n_steps=self.attribution_steps,
+            )
+        return self._attributions[key]
+
+
+def keypoint_table(inspection: CropInspection) -> pd.DataFrame:
+    """One row per keypoint: heatmap peak, decoded location and, when labelled, the distance
+    to the label in crop pixels (NaN where the joint has no label)."""
+    table = pd.DataFrame(
+        {
+            "keypoint": [inspection.keypoint_label(k) for k in range(inspection.num_keypoints)],
+            "peak": inspection.peaks,
+            "x": inspection.points[:, 0],
+            "y": inspection.points[:, 1],
+        }
+    )
+    if inspection.true_points is not None:
+        table["label x"] = inspection.true_points[:, 0]
+        table["label y"] = inspection.true_points[:, 1]
+        table["error (px)"] = np.linalg.norm(inspection.points - inspection.true_points, axis=1)
+    return table.set_index("keypoint")

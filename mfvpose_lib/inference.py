@@ -2,7 +2,7 @@
 
 The crops go through the same test pipeline as evaluation (``data.transforms.build_pipeline``
 with ``train=False``, inside a ``data.dataset.PoseDataset``) and the same batched inference,
-flip test, decoding and OKS-NMS (``engine.evaluate.predict`` / ``coco_results``), so a
+flip test, decoding and OKS-NMS (``engine.evaluate.predict`` / ``data.coco.coco_results``), so a
 prediction on ground-truth boxes scores exactly what ``evaluate_model`` scores.
 """
 
@@ -40,13 +40,14 @@ def codec_for_checkpoint(checkpoint: str | Path, model: nn.Module):
 
 
 def dataset_for_model(model: nn.Module) -> str:
-    """The layout a model predicts: 17 keypoints is COCO, 16 is MPII; anything else is an error."""
+    """The registered layout a model predicts, by its keypoint count (17: COCO, 16: MPII)."""
+    from mfvpose_lib.data.spec import dataset_for_keypoints
+
     k = model.cfg.num_keypoints
-    if k == 17:
-        return "coco"
-    if k == 16:
-        return "mpii"
-    raise ValueError(f"model predicts {k} keypoints; only the COCO (17) and MPII (16) layouts are drawn")
+    try:
+        return dataset_for_keypoints(k)
+    except KeyError:
+        raise ValueError(f"model predicts {k} keypoints; no registered data set has that layout") from None
 
 
 def load_any_model(checkpoint: str | Path, model_name: str | None = None, map_location="cpu") -> nn.Module:
@@ -172,11 +173,12 @@ def predict_images(
     image, or (neither given) the whole image as one person. With ``out_dir`` writes
     ``results.json`` (COCO results) and one picture per image with the skeletons drawn.
     ``codec`` (default: the model family's) sets crop geometry, decoding and flip alignment."""
+    from mfvpose_lib.data.coco import coco_results
     from mfvpose_lib.data.codec import codec_for_model
     from mfvpose_lib.data.dataset import PoseDataset
-    from mfvpose_lib.data.meta import get_meta
+    from mfvpose_lib.data.spec import get_meta
     from mfvpose_lib.data.transforms import build_pipeline
-    from mfvpose_lib.engine.evaluate import coco_results, predict
+    from mfvpose_lib.engine.evaluate import predict
 
     dataset_name = dataset_for_model(model)
     meta = get_meta(dataset_name)

@@ -14,8 +14,8 @@ import sys
 from pathlib import Path
 
 from mfvpose_lib.io_utils import atomic_write_text
-from mfvpose_lib.profiles import DEFAULT_PROFILE, get_profile
 from mfvpose_lib.reproduce import DEFAULT_DATA_ROOT, NOTEBOOK_DIR, REPO_ROOT, discover_notebooks
+from mfvpose_lib.study.profiles import DEFAULT_PROFILE, get_profile
 
 
 def parameters_source(profile: str, data_root: str, run_dir: str, figures_dir: str, device: str) -> str:

@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from mfvpose_lib.io_utils import atomic_write_text
-from mfvpose_lib.profiles import DEFAULT_PROFILE, get_profile
+from mfvpose_lib.study.profiles import DEFAULT_PROFILE, get_profile
 
 #: Set for the notebooks' kernels so explorers display as pictures in the executed copies
 #: (read by :func:`mfvpose_lib.viz.widgets.in_batch_run`).

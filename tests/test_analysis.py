@@ -22,7 +22,7 @@ from mfvpose_lib.analysis.receptive_field import (
     model_erf_maps,
 )
 from mfvpose_lib.analysis.tokens import keypoint_token_similarity, similarity_summary, skeleton_order
-from mfvpose_lib.data.meta import get_meta
+from mfvpose_lib.data.spec import get_meta
 from mfvpose_lib.engine.callbacks import LayerScaleLogger
 from mfvpose_lib.models import create_model
 from mfvpose_lib.viz.widgets import dilation_explorer

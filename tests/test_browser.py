@@ -48,7 +48,7 @@ def trained_lab(tmp_path_factory):
     """What `make lab PROFILE=smoke` opens after a reproduction: a trained smoke COCO model in the
     run folder and the notebooks copied to OUT/lab with their parameters pointed at it."""
     from mfvpose_lib.lab import prepare_lab
-    from mfvpose_lib.profiles import get_profile
+    from mfvpose_lib.study.profiles import get_profile
     from mfvpose_lib.study.runs import ensure_trained
     from mfvpose_lib.study.setup import resolve_data_root
 

@@ -14,8 +14,8 @@ from mfvpose_lib.data.codec import HeatmapCodec, codec_for_model, codec_from_che
 from mfvpose_lib.data.synth import check_writable_synthetic_root, write_synthetic
 from mfvpose_lib.engine.train import per_process_batch
 from mfvpose_lib.models import create_model
-from mfvpose_lib.profiles import get_profile
 from mfvpose_lib.study import resolve_data_root, setup_study
+from mfvpose_lib.study.profiles import get_profile
 from mfvpose_lib.study.runs import config_from_profile
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"

@@ -15,7 +15,14 @@ from mfvpose_lib.data.geometry import (
     get_affine_transform,
 )
 from mfvpose_lib.data.meta import COCO_META, MPII_META
-from mfvpose_lib.data.transforms import AffineCrop, HalfBody, RandomFlip, build_pipeline, flip_sample
+from mfvpose_lib.data.transforms import (
+    AffineCrop,
+    AugmentationConfig,
+    HalfBody,
+    RandomFlip,
+    build_pipeline,
+    flip_sample,
+)
 
 
 def _three_point_transform(center, scale, rot, size, geometry="hrnet"):
@@ -149,7 +156,9 @@ def test_training_pipeline_is_reproducible_and_random_flip_relabels_sides():
     joints = np.zeros((17, 3), np.float32)
     joints[5] = (30, 40, 1)
     base = {"image": img, "joints": joints, "center": np.array([40.0, 50.0]), "scale": np.array([0.4, 0.53])}
-    pipe = build_pipeline(COCO_META, input_size=(64, 48), heatmap_size=(16, 12), train=True)
+    pipe = build_pipeline(
+        COCO_META, input_size=(64, 48), heatmap_size=(16, 12), train=True, augmentation=AugmentationConfig()
+    )
     a = pipe(dict(base), np.random.default_rng(7))
     b = pipe(dict(base), np.random.default_rng(7))
     assert (a["image"] == b["image"]).all() and np.array_equal(a["target"], b["target"])

@@ -10,14 +10,14 @@ import torch
 
 from mfvpose_lib.data.mpii import load_mpii_gt_valid
 from mfvpose_lib.engine.loss import JointsMSELoss
-from mfvpose_lib.engine.metrics_coco import COCO_STAT_NAMES, build_coco_results, coco_keypoint_eval, rescore
-from mfvpose_lib.engine.metrics_mpii import (
+from mfvpose_lib.evaluation.coco import COCO_STAT_NAMES, build_coco_results, coco_keypoint_eval, rescore
+from mfvpose_lib.evaluation.mpii import (
     HRNET_MEAN_AT_0_11,
     MPII_JOINT_ABBREVIATIONS,
     SC_BIAS,
     pckh,
 )
-from mfvpose_lib.engine.oks_nms import oks_iou, oks_nms
+from mfvpose_lib.evaluation.oks_nms import oks_iou, oks_nms
 
 COCO_SIGMAS = (
     np.array(
@@ -194,7 +194,7 @@ def test_gt_valid_mat_round_trip(tmp_path):
 
 
 def test_pckh_hits_per_person_pool_to_the_mean():
-    from mfvpose_lib.engine.metrics_mpii import pckh_hits
+    from mfvpose_lib.evaluation.mpii import pckh_hits
 
     gt = _mpii_gt(n=9, seed=3)
     rng = np.random.default_rng(1)

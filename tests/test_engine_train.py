@@ -203,10 +203,10 @@ def test_tensorboard_logs_layerscale_and_val_crops(tmp_path):
     from mfvpose_lib.data.synth import ensure_synthetic
     from mfvpose_lib.engine.callbacks import TensorBoardLogger
     from mfvpose_lib.models import create_model
-    from mfvpose_lib.profiles import get_profile
+    from mfvpose_lib.study.profiles import get_profile
 
     ensure_synthetic(tmp_path / "data", 2, 3, seed=4)
-    model = create_model(get_profile("smoke").model_for("coco"))
+    model = create_model(get_profile("smoke").for_dataset("coco").model)
     config = SimpleNamespace(data_root=str(tmp_path / "data"), dataset="coco", epochs=1)
     state = SimpleNamespace(model=model, config=config, primary_metric="AP",
                             history=[{"epoch": 1, "lr": 1e-3, "train_loss": 0.1, "AP": 0.2}])  # fmt: skip

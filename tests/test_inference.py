@@ -12,11 +12,11 @@ import torch
 from mfvpose_lib.cli import main
 from mfvpose_lib.engine.data_access import build_split
 from mfvpose_lib.engine.evaluate import evaluate_model
-from mfvpose_lib.engine.metrics_coco import coco_keypoint_eval
+from mfvpose_lib.evaluation.coco import coco_keypoint_eval
 from mfvpose_lib.inference import load_any_model, predict_images, test_settings_for
 from mfvpose_lib.models import create_model
 from mfvpose_lib.models.checkpoint import save_model_checkpoint
-from mfvpose_lib.profiles import get_profile
+from mfvpose_lib.study.profiles import get_profile
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +31,7 @@ def synth_root(tmp_path_factory):
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
     torch.manual_seed(0)
-    model = create_model(get_profile("smoke").model_for("coco"))
+    model = create_model(get_profile("smoke").for_dataset("coco").model)
     return save_model_checkpoint(tmp_path_factory.mktemp("ckpt") / "best.pt", model)
 
 
@@ -71,11 +71,11 @@ def test_clear_errors(synth_root, checkpoint, tmp_path):
     broken.write_bytes(b"not an image")
     with pytest.raises(ValueError, match="broken.jpg"):
         predict_images(model, [broken], progress=False)
-    mpii_model = create_model(get_profile("smoke").model_for("mpii"))
+    mpii_model = create_model(get_profile("smoke").for_dataset("mpii").model)
     mpii_ckpt = save_model_checkpoint(tmp_path / "mpii.pt", mpii_model)
     # an MPII checkpoint loaded as a COCO model: the keypoint count does not fit
     with pytest.raises(Exception, match="mpii.pt"):
-        load_any_model(mpii_ckpt, model_name=get_profile("smoke").model_for("coco"))
+        load_any_model(mpii_ckpt, model_name=get_profile("smoke").for_dataset("coco").model)
 
 
 def test_predict_with_public_state_dict(synth_root, tmp_path):

@@ -11,8 +11,8 @@ import nbformat
 
 from mfvpose_lib.cli import main
 from mfvpose_lib.lab import lab_command, prepare_lab, reproduce_paths
-from mfvpose_lib.profiles import DEFAULT_PROFILE
 from mfvpose_lib.reproduce import NOTEBOOK_DIR, discover_notebooks, run_study
+from mfvpose_lib.study.profiles import DEFAULT_PROFILE
 
 
 def test_prepare_lab_rewrites_only_the_parameters(tmp_path):

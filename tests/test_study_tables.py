@@ -11,9 +11,9 @@ import torch
 from scipy import stats
 
 from mfvpose_lib.data.synth import is_complete, write_synthetic
-from mfvpose_lib.profiles import get_profile
 from mfvpose_lib.reference import layout_state_dict, load_reference
 from mfvpose_lib.study import ablation, significance
+from mfvpose_lib.study.profiles import get_profile
 from mfvpose_lib.study.released import evaluate_released, find_released
 from mfvpose_lib.study.submission import has_test_dev, write_test_dev_submission
 from mfvpose_lib.study.tables import OurAccuracy, build_table, released_accuracy, to_markdown
@@ -137,7 +137,7 @@ def test_test_dev_submission_from_the_synthetic_split(tmp_path, tiny_root):
 
 
 def test_a_malformed_submission_is_refused():
-    from mfvpose_lib.engine.evaluate import check_submission
+    from mfvpose_lib.evaluation.coco import check_submission
 
     with pytest.raises(ValueError, match="entry 1"):
         check_submission([{"image_id": 1, "category_id": 1, "keypoints": [0.0] * 51, "score": 0.5},
@@ -192,8 +192,8 @@ def test_ablation_cells_pair_seeds_and_reuse_the_study_run(tmp_path):
     full0 = [c for c in cells if c.row is ablation.FULL_ROW and c.seed == 0]
     assert [c.out_dir for c in full0] == [tmp_path / "run" / "train_mpii"]  # notebook 06's MPII run
     for cell in cells:
-        assert cell.config.seed == cell.seed and cell.config.model == profile.mpii_model
-        assert cell.config.epochs == profile.epochs_for("mpii")
+        assert cell.config.seed == cell.seed and cell.config.model == profile.for_dataset("mpii").model
+        assert cell.config.epochs == profile.for_dataset("mpii").epochs
         assert (cell.config.init_from is None) == (cell.row is ablation.FULL_ROW)
         assert ("hrfov" in cell.config.model_overrides) == (not cell.row.hrfov)
         assert ("layer_scale_init" in cell.config.model_overrides) == (not cell.row.lsw)

@@ -38,7 +38,7 @@ def load_study_models(
 
     checkpoint = run_dir_for(run_dir, dataset) / BEST_NAME
     trained = None
-    name = settings.model_for(dataset)
+    name = settings.for_dataset(dataset).model
     if checkpoint.is_file():
         trained = load_model(checkpoint, map_location=device).eval()
         name = getattr(trained, "model_name", name)
@@ -52,7 +52,7 @@ def load_study_models(
     if trained is not None:  # the same config (input size, heads, ...) with fresh weights
         untrained = type(trained)(trained.cfg)
     else:
-        size = settings.input_size_for(dataset)
+        size = settings.for_dataset(dataset).input_size
         untrained = create_model(name, **({"input_size": tuple(size)} if size is not None else {}))
     untrained = untrained.to(device).eval()
     return StudyModels(trained, untrained, checkpoint, note)

@@ -8,7 +8,7 @@ HELP = "JupyterLab on runs/PROFILE/lab: the notebooks, pointed at that profile's
 
 
 def add_arguments(parser) -> None:
-    from mfvpose_lib.profiles import DEFAULT_PROFILE, PROFILES
+    from mfvpose_lib.study.profiles import DEFAULT_PROFILE, PROFILES
 
     parser.add_argument("--profile", default=DEFAULT_PROFILE, choices=list(PROFILES))
     parser.add_argument("--out", default=None, help="the reproduce output folder (default runs/PROFILE)")

@@ -8,7 +8,7 @@ HELP = "run the study notebooks in order with papermill (generates synthetic dat
 
 
 def add_arguments(parser) -> None:
-    from mfvpose_lib.profiles import DEFAULT_PROFILE, PROFILES
+    from mfvpose_lib.study.profiles import DEFAULT_PROFILE, PROFILES
 
     parser.add_argument("--profile", default=DEFAULT_PROFILE, choices=list(PROFILES))
     parser.add_argument(

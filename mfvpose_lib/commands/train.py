@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 
-from mfvpose_lib.profiles import PROFILES
+from mfvpose_lib.study.profiles import PROFILES
 
 HELP = "train a model (profiles smoke/cpu/paper; --resume; DDP via torchrun)"
 
@@ -60,7 +60,7 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     from mfvpose_lib.engine.config_file import ConfigFileError, config_to_yaml, read_config_file
     from mfvpose_lib.engine.train import NonFiniteLossError, train
-    from mfvpose_lib.profiles import get_profile
+    from mfvpose_lib.study.profiles import get_profile
     from mfvpose_lib.study.runs import resolve_config
 
     overrides = {

@@ -21,12 +21,16 @@ import contextlib
 import io
 import logging
 from collections import Counter
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
-from mfvpose_lib.data.geometry import box_to_center_scale, clean_box
-from mfvpose_lib.data.meta import COCO_META
+from mfvpose_lib.data.geometry import PIXEL_STD, box_to_center_scale, clean_box
+from mfvpose_lib.data.meta import COCO_META, DatasetMeta
+from mfvpose_lib.data.spec import DatasetSpec, register_dataset
+from mfvpose_lib.data.transforms import AugmentationConfig
+from mfvpose_lib.evaluation.coco import build_coco_results, coco_keypoint_eval, detection_box_ap, submission_file_name
 from mfvpose_lib.io_utils import read_json
 
 log = logging.getLogger(__name__)
@@ -90,11 +94,16 @@ def image_file(coco, image_id: int, image_root: Path) -> Path:
 
 
 def gt_records(
-    coco, image_root: str | Path, aspect_ratio: float, source: str = "", geometry: str = "hrnet"
+    coco,
+    image_root: str | Path,
+    aspect_ratio: float,
+    source: str = "",
+    geometry: str = "hrnet",
+    num_keypoints: int = COCO_META.num_keypoints,
 ) -> list[dict]:
     """One record per usable ground-truth person, HRNet's filtering with logged counts; boxes
     are cleaned and centred in the convention of the crop ``geometry``."""
-    num_k = COCO_META.num_keypoints
+    num_k = num_keypoints
     dropped: Counter[str] = Counter()
     examples: dict[str, list[int]] = {}
     records: list[dict] = []
@@ -180,6 +189,7 @@ def detection_records(
     aspect_ratio: float,
     score_threshold: float = 0.0,
     geometry: str = "hrnet",
+    num_keypoints: int = COCO_META.num_keypoints,
 ) -> list[dict]:
     """One record per person detection with score ≥ ``score_threshold`` (HRNet ``image_thre``),
     centred in the convention of the crop ``geometry``."""
@@ -187,7 +197,7 @@ def detection_records(
     dets = read_json(det_file)
     if not isinstance(dets, list):
         raise ValueError(f"{det_file}: expected a JSON list of detections, got {type(dets).__name__}")
-    num_k = COCO_META.num_keypoints
+    num_k = num_keypoints
     dropped: Counter[str] = Counter()
     records: list[dict] = []
     for i, det in enumerate(dets):
@@ -225,3 +235,97 @@ def detection_records(
     details = "; ".join(f"{n} {reason}" for reason, n in dropped.items()) or "none"
     log.info("%s: %d person boxes kept of %d; dropped: %s", det_file, len(records), len(dets), details)
     return records
+
+
+def read_coco_split(
+    layout: Path,
+    split: str,
+    *,
+    meta: DatasetMeta = COCO_META,
+    aspect_ratio: float,
+    boxes: str = "gt",
+    det_file: str | Path | None = None,
+    det_score_thr: float = 0.0,
+    geometry: str = "hrnet",
+) -> dict:
+    """The person records of one split of a COCO-format folder (see :class:`DatasetSpec`)."""
+    paths = coco_paths(layout, split)
+    if split == "test" and boxes == "gt":
+        raise ValueError("the COCO test-dev split has no ground-truth boxes; use boxes='det'")
+    coco = load_coco(paths["ann_file"], require_annotations=split != "test")
+    parts = {"ann_file": paths["ann_file"], "image_root": paths["image_root"], "coco": coco}
+    if boxes == "gt":
+        parts["records"] = gt_records(
+            coco, paths["image_root"], aspect_ratio, source=str(paths["ann_file"]), geometry=geometry,
+            num_keypoints=meta.num_keypoints,
+        )  # fmt: skip
+    else:
+        parts["det_file"] = Path(det_file or paths["det_file"])
+        parts["records"] = detection_records(
+            coco, parts["det_file"], paths["image_root"], aspect_ratio, det_score_thr, geometry=geometry,
+            num_keypoints=meta.num_keypoints,
+        )  # fmt: skip
+    return parts
+
+
+def coco_results(preds, sigmas: np.ndarray, settings) -> list[dict]:
+    """COCO results list of per-person predictions: HRNet rescoring and per-image OKS-NMS, the
+    NMS scale being the padded box area (scale × 200)², as in HRNet."""
+    areas = np.prod(preds.scale * PIXEL_STD, axis=1)
+    return build_coco_results(
+        preds.coords, preds.maxvals, preds.image_id, preds.box_score, areas, sigmas,
+        in_vis_thre=settings.in_vis_thre, oks_thre=settings.oks_thre,
+    )  # fmt: skip
+
+
+def score_coco_split(dataset, preds, settings) -> tuple[dict, list, dict]:
+    """:func:`coco_results`, then pycocotools keypoint AP against the split's ground truth."""
+    results = coco_results(preds, dataset.meta.sigmas_array, settings)
+    info: dict = {"boxes": settings.boxes, "in_vis_thre": settings.in_vis_thre, "oks_nms_thre": settings.oks_thre}
+    if settings.boxes == "det":
+        det_file = getattr(dataset, "det_file", None)
+        info["detection_file"] = str(det_file) if det_file else None
+        info["detection_person_AP"] = detection_person_ap(dataset)
+    info["results"] = len(results)
+    coco = getattr(dataset, "coco", None)
+    if settings.split == "test" or coco is None or not coco.getAnnIds():
+        return {"scored": False, "note": "no ground truth for this split: results only"}, results, info
+    return coco_keypoint_eval(coco, results, sigmas=dataset.meta.sigmas_array), results, info
+
+
+def detection_person_ap(dataset) -> float | None:
+    """Person box AP of the detections the dataset reads, computed against the split's
+    ground truth with pycocotools (None without ground truth). For HRNet's COCO val2017
+    boxes it reproduces the 56.4 in their file name."""
+    det_file = getattr(dataset, "det_file", None)
+    coco = getattr(dataset, "coco", None)
+    if not det_file or coco is None or not Path(det_file).is_file() or not coco.getAnnIds():
+        return None
+    detections = read_json(det_file)
+    if not isinstance(detections, list):
+        return None
+    image_ids = set(coco.getImgIds())
+    return detection_box_ap(coco, [d for d in detections if d.get("image_id") in image_ids])
+
+
+COCO_TABLE_METRICS = ("AP", "AP50", "AP75", "APM", "APL", "AR")
+
+
+def coco_format_spec(name: str, meta: DatasetMeta, augmentation: AugmentationConfig | None = None) -> DatasetSpec:
+    """A spec for a data set in COCO's files and folders (annotations/, images/, detections),
+    scored by OKS AP with ``meta``'s sigmas: COCO itself, or another layout in the same format."""
+    return DatasetSpec(
+        name=name,
+        meta=meta,
+        marker="annotations",
+        read=partial(read_coco_split, meta=meta),
+        score=score_coco_split,
+        primary_metric="AP",
+        augmentation=augmentation or AugmentationConfig(),
+        table_metrics=COCO_TABLE_METRICS,
+        person_boxes=("det", "gt"),
+        submission_name=submission_file_name,
+    )
+
+
+COCO_SPEC = register_dataset(coco_format_spec("coco", COCO_META))

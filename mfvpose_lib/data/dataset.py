@@ -2,7 +2,7 @@
 
 ``build_dataset(root, "coco"|"mpii", split, ...)`` reads the real HRNet/TokenPose layouts
 (``root/coco/...``, ``root/mpii/...``; ``root`` may also be the ``coco`` or ``mpii`` folder
-itself). Items are dicts ``{image, target, target_weight, meta}`` that torch's default collate
+itself), or any data set registered with a :class:`~mfvpose_lib.data.spec.DatasetSpec`. Items are dicts ``{image, target, target_weight, meta}`` that torch's default collate
 batches. Randomness comes from torch's generator (one draw per item), so DataLoader workers get
 different augmentations and ``torch.manual_seed`` makes an epoch reproducible.
 """
@@ -18,10 +18,9 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
 
-from mfvpose_lib.data import coco as coco_io
-from mfvpose_lib.data import mpii as mpii_io
 from mfvpose_lib.data.codec import HeatmapCodec
-from mfvpose_lib.data.meta import DatasetMeta, get_meta
+from mfvpose_lib.data.meta import DatasetMeta
+from mfvpose_lib.data.spec import get_dataset_spec
 from mfvpose_lib.data.transforms import AugmentationConfig, Compose, build_pipeline
 
 log = logging.getLogger(__name__)
@@ -53,6 +52,7 @@ class PoseDataset(Dataset):
         image_root: Path,
         coco=None,
         gt_valid_file: Path | None = None,
+        det_file: Path | None = None,
         split: str = "",
         codec: HeatmapCodec | None = None,
         cache_images: bool = False,
@@ -64,6 +64,7 @@ class PoseDataset(Dataset):
         self.image_root = Path(image_root)
         self.coco = coco
         self.gt_valid_file = gt_valid_file
+        self.det_file = det_file  # the person detections cropped (None: ground-truth boxes)
         self.split = split
         self.codec = codec
         # opt-in: decoded images (uint8 arrays) kept in memory by path after their first load;
@@ -137,19 +138,6 @@ class PoseDataset(Dataset):
         }
 
 
-def _layout_root(root: Path, dataset: str) -> Path:
-    """``root/<dataset>`` when it exists, else ``root`` itself (already the dataset folder)."""
-    sub = root / dataset
-    if sub.is_dir():
-        return sub
-    marker = "annotations" if dataset == "coco" else "annot"
-    if (root / marker).is_dir():
-        return root
-    raise FileNotFoundError(
-        f"{root}: no {dataset}/ folder (nor {marker}/ inside it); run `mfvpose synth {root}`"
-    )
-
-
 def build_dataset(
     root: str | Path,
     dataset: str = "coco",
@@ -176,54 +164,16 @@ def build_dataset(
     keeps it as ``.codec`` for evaluation. ``cache_images`` keeps decoded
     images in memory after their first load (opt-in; see :meth:`PoseDataset.fill_cache`).
     """
-    dataset = dataset.lower()
-    meta = get_meta(dataset)
+    spec = get_dataset_spec(dataset)
     train = (split == "train") if train is None else bool(train)
-    layout = _layout_root(Path(root), dataset)
+    layout = spec.layout_root(root)
     codec = codec or HeatmapCodec(input_size=tuple(input_size), heatmap_size=tuple(heatmap_size))
     pipeline = build_pipeline(
-        meta, codec=codec, train=train, augmentation=augmentation, use_joint_weights=use_joint_weights
-    )
-    aspect_ratio = codec.input_size[1] / codec.input_size[0]
-    if dataset == "coco":
-        paths = coco_io.coco_paths(layout, split)
-        if boxes not in ("gt", "det"):
-            raise ValueError(f"boxes must be 'gt' or 'det', got {boxes!r}")
-        if split == "test" and boxes == "gt":
-            raise ValueError("the COCO test-dev split has no ground-truth boxes; use boxes='det'")
-        coco = coco_io.load_coco(paths["ann_file"], require_annotations=split != "test")
-        if boxes == "gt":
-            records = coco_io.gt_records(
-                coco, paths["image_root"], aspect_ratio, source=str(paths["ann_file"]), geometry=codec.geometry
-            )
-        else:
-            records = coco_io.detection_records(
-                coco, det_file or paths["det_file"], paths["image_root"], aspect_ratio, det_score_thr,
-                geometry=codec.geometry,
-            )
-        return PoseDataset(
-            records,
-            meta,
-            pipeline,
-            ann_file=paths["ann_file"],
-            image_root=paths["image_root"],
-            coco=coco,
-            split=split,
-            codec=codec,
-            cache_images=cache_images,
-        )
-    paths = mpii_io.mpii_paths(layout, split)
-    records = mpii_io.mpii_records(
-        paths["ann_file"], paths["image_root"], strict=split != "train", with_joints=split != "test"
-    )
-    return PoseDataset(
-        records,
-        meta,
-        pipeline,
-        ann_file=paths["ann_file"],
-        image_root=paths["image_root"],
-        gt_valid_file=paths["gt_valid_file"] if split == "val" else None,
-        split=split,
-        codec=codec,
-        cache_images=cache_images,
-    )
+        spec.meta, codec=codec, train=train, augmentation=augmentation or spec.augmentation,
+        use_joint_weights=use_joint_weights,
+    )  # fmt: skip
+    parts = spec.read(
+        layout, split, aspect_ratio=codec.input_size[1] / codec.input_size[0], boxes=spec.boxes_for(boxes),
+        det_file=det_file, det_score_thr=det_score_thr, geometry=codec.geometry,
+    )  # fmt: skip
+    return PoseDataset(meta=spec.meta, pipeline=pipeline, split=split, codec=codec, cache_images=cache_images, **parts)

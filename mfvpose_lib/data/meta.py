@@ -186,13 +186,3 @@ MPII_JOINT_ABBREVIATIONS = (
     "rank", "rkne", "rhip", "lhip", "lkne", "lank", "pelv", "thor",
     "neck", "head", "rwri", "relb", "rsho", "lsho", "lelb", "lwri",
 )  # fmt: skip
-
-_METAS = {"coco": COCO_META, "mpii": MPII_META}
-
-
-def get_meta(name: str) -> DatasetMeta:
-    """Metadata of the layout ``"coco"`` or ``"mpii"``."""
-    try:
-        return _METAS[name.lower()]
-    except KeyError:
-        raise KeyError(f"unknown dataset layout {name!r}; choose one of {', '.join(_METAS)}") from None

@@ -23,6 +23,9 @@ from pathlib import Path
 import numpy as np
 
 from mfvpose_lib.data.meta import MPII_JOINT_ABBREVIATIONS, MPII_META
+from mfvpose_lib.data.spec import DatasetSpec, register_dataset
+from mfvpose_lib.data.transforms import AugmentationConfig
+from mfvpose_lib.evaluation.mpii import pckh
 from mfvpose_lib.io_utils import atomic_write_bytes, read_json
 
 log = logging.getLogger(__name__)
@@ -207,3 +210,66 @@ def write_mpii_gt_valid(
     # the 116-byte text header carries a creation time; a fixed one makes the file reproducible
     raw[:116] = b"MATLAB 5.0 MAT-file, written by mfvpose_lib (MPII gt_valid layout)".ljust(116)
     return atomic_write_bytes(bytes(raw), path)
+
+
+def read_mpii_split(layout: Path, split: str, **_crop) -> dict:
+    """The person records of one split of an HRNet-layout MPII folder (see :class:`DatasetSpec`):
+    its annotated person boxes, so the crop settings do not change them."""
+    paths = mpii_paths(layout, split)
+    records = mpii_records(
+        paths["ann_file"], paths["image_root"], strict=split != "train", with_joints=split != "test"
+    )
+    parts = {"records": records, "ann_file": paths["ann_file"], "image_root": paths["image_root"]}
+    if split == "val":
+        parts["gt_valid_file"] = paths["gt_valid_file"]
+    return parts
+
+
+def score_mpii_split(dataset, preds, settings) -> tuple[dict, None, dict]:
+    """PCKh against ``gt_valid.mat``, as the MPII toolkit (and HRNet) computes it."""
+    gt_file = getattr(dataset, "gt_valid_file", None)
+    if settings.split == "test" or not gt_file:
+        return {"scored": False}, None, {}
+    gt = load_mpii_gt_valid(gt_file)
+    n_gt = gt["pos_gt_src"].shape[2]
+    if len(preds.index) != n_gt or not np.array_equal(preds.index, np.arange(n_gt)):
+        raise ValueError(
+            f"{gt_file}: holds {n_gt} people but the validation set gave {len(preds.index)} "
+            "predictions (records must map one-to-one, in file order)"
+        )
+    return pckh(np.concatenate([preds.coords, preds.maxvals[..., None]], axis=2), gt), None, {"gt_file": str(gt_file)}
+
+
+def mpii_predictions_json(result) -> list[dict]:
+    """MPII predictions as JSON: one entry per validation person, 0-based image pixels."""
+    preds = result.predictions
+    return [
+        {
+            "index": int(preds.index[i]),
+            "image": Path(preds.image_path[i]).name,
+            "center": [float(v) for v in preds.center[i]],
+            "scale": [float(v) for v in preds.scale[i]],
+            "joints": [
+                [round(float(x), 3), round(float(y), 3), round(float(s), 5)]
+                for (x, y), s in zip(preds.coords[i], preds.maxvals[i])
+            ],
+        }  # fmt: skip
+        for i in range(len(preds.index))
+    ]
+
+
+MPII_SPEC = register_dataset(
+    DatasetSpec(
+        name="mpii",
+        meta=MPII_META,
+        marker="annot",
+        read=read_mpii_split,
+        score=score_mpii_split,
+        primary_metric="PCKh@0.5",
+        # HRNet's MPII recipe: scale ±0.25, rotation ±30°, flip 0.5, no half-body
+        augmentation=AugmentationConfig(scale_factor=0.25, rotation_factor=30.0, half_body_prob=0.0),
+        table_metrics=("PCKh@0.5", "PCKh@0.1"),
+        person_boxes=("gt",),
+        predictions_json=mpii_predictions_json,
+    )
+)

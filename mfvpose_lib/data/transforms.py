@@ -33,8 +33,9 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 class AugmentationConfig:
     """Training augmentation of the reference recipes (HRNet/TokenPose configs).
 
-    COCO: scale ±0.35, rotation ±45° (σ, clipped at 2σ) with probability 0.6, flip 0.5,
-    half-body 0.3. MPII: scale ±0.25, rotation ±30°, flip 0.5, no half-body.
+    The defaults are COCO's: scale ±0.35, rotation ±45° (σ, clipped at 2σ) with probability
+    0.6, flip 0.5, half-body 0.3. Each data set's spec names its own
+    (:attr:`~mfvpose_lib.data.spec.DatasetSpec.augmentation`).
     """
 
     scale_factor: float = 0.35
@@ -43,14 +44,6 @@ class AugmentationConfig:
     flip_prob: float = 0.5
     half_body_prob: float = 0.3
     num_joints_half_body: int = 8
-
-
-def default_augmentation(dataset: str) -> AugmentationConfig:
-    if dataset == "coco":
-        return AugmentationConfig()
-    if dataset == "mpii":
-        return AugmentationConfig(scale_factor=0.25, rotation_factor=30.0, half_body_prob=0.0)
-    raise KeyError(f"no default augmentation for dataset {dataset!r}")
 
 
 class Compose:
@@ -250,7 +243,8 @@ def build_pipeline(
     use_joint_weights: bool = False,
 ) -> Compose:
     """The training or test pipeline for one layout, cropping and encoding with ``codec``
-    (or a default :class:`HeatmapCodec` of ``input_size``/``heatmap_size``). Test time: crop,
+    (or a default :class:`HeatmapCodec` of ``input_size``/``heatmap_size``). Training needs
+    ``augmentation``. Test time: crop,
     target, normalise -- no randomness; flip testing is done on the model output
     (:meth:`HeatmapCodec.flip_back`)."""
     if codec is None:
@@ -260,7 +254,12 @@ def build_pipeline(
     input_size = codec.input_size
     steps: list = []
     if train:
-        aug = augmentation or default_augmentation(meta.name)
+        if augmentation is None:
+            raise ValueError(
+                f"a {meta.name} training pipeline needs an augmentation (its data set spec's is "
+                "get_dataset_spec(name).augmentation)"
+            )
+        aug = augmentation
         aspect = input_size[1] / input_size[0]
         if aug.half_body_prob > 0:
             steps.append(HalfBody(meta, aspect, aug.half_body_prob, aug.num_joints_half_body))

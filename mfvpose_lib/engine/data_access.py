@@ -29,12 +29,13 @@ def build_split(
     reference recipe)."""
     from mfvpose_lib.data.codec import codec_for_model
     from mfvpose_lib.data.dataset import build_dataset
+    from mfvpose_lib.data.spec import get_dataset_spec
 
-    expected_k = 17 if dataset == "coco" else 16
-    if model_cfg.num_keypoints != expected_k:
+    spec = get_dataset_spec(dataset)
+    if model_cfg.num_keypoints != spec.num_keypoints:
         raise ValueError(
-            f"the model predicts {model_cfg.num_keypoints} keypoints but {dataset} has {expected_k}; "
-            f"use a {'*_mpii' if dataset == 'mpii' else 'COCO-layout'} model"
+            f"the model predicts {model_cfg.num_keypoints} keypoints but {dataset} has {spec.num_keypoints}; "
+            f"use a model of the {dataset} layout"
         )
     if codec is not None and (tuple(codec.input_size), tuple(codec.heatmap_size)) != (
         tuple(model_cfg.input_size), tuple(model_cfg.heatmap_size)
@@ -43,21 +44,13 @@ def build_split(
             f"codec sizes {codec.input_size} → {codec.heatmap_size} do not match the model's "
             f"{tuple(model_cfg.input_size)} → {tuple(model_cfg.heatmap_size)}"
         )
-    data = build_dataset(
+    return build_dataset(
         data_root,
         dataset,
         split,
         codec=codec or codec_for_model(model_cfg),
         train=train,
-        boxes=boxes if dataset == "coco" else "gt",
+        boxes=boxes,
         det_file=det_file,
         augmentation=augmentation,
     )
-    if dataset == "coco" and boxes == "det":
-        # remembered for the evaluation settings (and the detector's person AP)
-        from mfvpose_lib.data.coco import coco_paths
-
-        data.det_file = (
-            Path(det_file) if det_file else coco_paths(Path(data.ann_file).parent.parent, split)["det_file"]
-        )
-    return data

@@ -21,13 +21,11 @@ from torch.utils.data import DataLoader, Dataset
 from torch.utils.data.distributed import DistributedSampler
 
 from mfvpose_lib.data.codec import FLIP_ALIGNMENTS, HeatmapCodec, codec_for_model, codec_from_checkpoint
-from mfvpose_lib.data.mpii import load_mpii_gt_valid
+from mfvpose_lib.data.spec import get_dataset_spec
 from mfvpose_lib.engine.distributed import DistInfo, gather_objects
 from mfvpose_lib.engine.loss import JointsMSELoss
-from mfvpose_lib.engine.metrics_coco import build_coco_results, coco_keypoint_eval, detection_box_ap
-from mfvpose_lib.engine.metrics_mpii import HRNET_MEAN_AT_0_11, PCKH_GROUPS, pckh
-
-PIXEL_STD = 200.0
+from mfvpose_lib.evaluation.coco import check_submission
+from mfvpose_lib.evaluation.mpii import HRNET_MEAN_AT_0_11, PCKH_GROUPS
 
 
 @dataclass(frozen=True)
@@ -48,8 +46,10 @@ class EvalSettings:
     oks_thre: float = 0.9  # OKS-NMS threshold (HRNet)
 
     def __post_init__(self) -> None:
-        if self.dataset not in ("coco", "mpii"):
-            raise ValueError(f"dataset must be coco or mpii, got {self.dataset!r}")
+        try:
+            get_dataset_spec(self.dataset)
+        except KeyError as err:
+            raise ValueError(err.args[0]) from None
         if self.boxes not in ("gt", "det"):
             raise ValueError(f"boxes must be gt or det, got {self.boxes!r}")
         if self.decode not in (None, "dark", "quarter", "argmax"):
@@ -252,32 +252,7 @@ def describe_settings(model: nn.Module, dataset: Dataset, settings: EvalSettings
         "decode": codec.decoder + (f" (blur kernel {codec.blur_kernel})" if codec.decoder == "dark" else ""),
         "codec": codec.to_dict(),
     }
-    if settings.dataset == "coco":
-        info["boxes"] = settings.boxes
-        info["in_vis_thre"] = settings.in_vis_thre
-        info["oks_nms_thre"] = settings.oks_thre
-        if settings.boxes == "det":
-            det_file = getattr(dataset, "det_file", None)
-            info["detection_file"] = str(det_file) if det_file else None
-            info["detection_person_AP"] = detection_person_ap(dataset)
     return info
-
-
-def detection_person_ap(dataset: Dataset) -> float | None:
-    """Person box AP of the detections the dataset reads, computed against the split's
-    ground truth with pycocotools (None without ground truth). For HRNet's COCO val2017
-    boxes it reproduces the 56.4 in their file name."""
-    det_file = getattr(dataset, "det_file", None)
-    coco = getattr(dataset, "coco", None)
-    if not det_file or coco is None or not Path(det_file).is_file() or not coco.getAnnIds():
-        return None
-    from mfvpose_lib.io_utils import read_json
-
-    detections = read_json(det_file)
-    if not isinstance(detections, list):
-        return None
-    image_ids = set(coco.getImgIds())
-    return detection_box_ap(coco, [d for d in detections if d.get("image_id") in image_ids])
 
 
 def evaluate_model(
@@ -294,7 +269,8 @@ def evaluate_model(
     progress: bool = True,
     compute_loss: bool = False,
 ) -> EvalResult:
-    """Predict on ``dataset`` and score: COCO keypoint AP (pycocotools) or MPII PCKh.
+    """Predict on ``dataset`` and score it by its data set's spec (COCO: keypoint AP with
+    pycocotools; MPII: PCKh).
 
     Under DDP every process predicts a shard and every process receives the same result.
     """
@@ -307,73 +283,8 @@ def evaluate_model(
     )  # fmt: skip
     info = describe_settings(model, dataset, settings)
     info["inference_seconds"] = round(time.perf_counter() - start, 3)
-    if settings.dataset == "coco":
-        results = coco_results(preds, meta.sigmas_array, settings)
-        info["results"] = len(results)
-        if settings.split == "test" or getattr(dataset, "coco", None) is None or not dataset.coco.getAnnIds():
-            metrics: dict[str, Any] = {
-                "scored": False,
-                "note": "no ground truth for this split: results only",
-            }
-        else:
-            metrics = coco_keypoint_eval(dataset.coco, results)
-        return EvalResult(metrics=metrics, settings=info, predictions=preds, results=results)
-    gt_file = getattr(dataset, "gt_valid_file", None)
-    if settings.split == "test" or not gt_file:
-        return EvalResult(metrics={"scored": False}, settings=info, predictions=preds)
-    gt = load_mpii_gt_valid(gt_file)
-    n_gt = gt["pos_gt_src"].shape[2]
-    if len(preds.index) != n_gt or not np.array_equal(preds.index, np.arange(n_gt)):
-        raise ValueError(
-            f"{gt_file}: holds {n_gt} people but the validation set gave {len(preds.index)} "
-            "predictions (records must map one-to-one, in file order)"
-        )
-    info["gt_file"] = str(gt_file)
-    metrics = pckh(np.concatenate([preds.coords, preds.maxvals[..., None]], axis=2), gt)
-    return EvalResult(metrics=metrics, settings=info, predictions=preds)
-
-
-def coco_results(preds: Predictions, sigmas: np.ndarray, settings: EvalSettings) -> list[dict]:
-    """COCO results list: HRNet rescoring and per-image OKS-NMS, the NMS scale being the
-    padded box area (scale × 200)², as in HRNet."""
-    areas = np.prod(preds.scale * PIXEL_STD, axis=1)
-    return build_coco_results(
-        preds.coords, preds.maxvals, preds.image_id, preds.box_score, areas, sigmas,
-        in_vis_thre=settings.in_vis_thre, oks_thre=settings.oks_thre,
-    )  # fmt: skip
-
-
-def mpii_predictions_json(preds: Predictions) -> list[dict]:
-    """MPII predictions as JSON: one entry per validation person, 0-based image pixels."""
-    return [
-        {
-            "index": int(preds.index[i]),
-            "image": Path(preds.image_path[i]).name,
-            "center": [float(v) for v in preds.center[i]],
-            "scale": [float(v) for v in preds.scale[i]],
-            "joints": [
-                [round(float(x), 3), round(float(y), 3), round(float(s), 5)]
-                for (x, y), s in zip(preds.coords[i], preds.maxvals[i])
-            ],
-        }  # fmt: skip
-        for i in range(len(preds.index))
-    ]
-
-
-def submission_file_name(method: str) -> str:
-    """The file name the COCO evaluation server expects for a test-dev keypoint submission."""
-    return f"person_keypoints_test-dev2017_{method}_results.json"
-
-
-def check_submission(results: list[dict], source: str) -> list[dict]:
-    """Refuse a results list the evaluation server would reject (it names the first bad entry)."""
-    for i, r in enumerate(results):
-        keypoints = r.get("keypoints")
-        if (not isinstance(r.get("image_id"), int) or r.get("category_id") != 1 or not isinstance(keypoints, list)
-                or len(keypoints) != 51 or not isinstance(r.get("score"), float | int)):  # fmt: skip
-            raise ValueError(f"{source}: entry {i} is not a COCO keypoint result (image_id, category_id 1, "
-                             f"51 keypoint numbers, score): {str(r)[:120]}")  # fmt: skip
-    return results
+    metrics, results, scoring = get_dataset_spec(settings.dataset).score(dataset, preds, settings)
+    return EvalResult(metrics=metrics, settings={**info, **scoring}, predictions=preds, results=results or [])
 
 
 def write_eval_outputs(
@@ -386,11 +297,11 @@ def write_eval_outputs(
 
     out_dir = Path(out_dir)
     written = {}
-    dataset = result.settings["dataset"]
-    payload = result.results if dataset == "coco" else mpii_predictions_json(result.predictions)
+    spec = get_dataset_spec(result.settings["dataset"])
+    payload = spec.predictions_json(result) if spec.predictions_json else result.results
     written["results"] = atomic_write_json(payload, out_dir / "results.json", indent=None)
-    if dataset == "coco" and result.settings.get("split") == "test":
-        name = submission_file_name(result.settings.get("model") or "mfvpose")
+    if spec.submission_name and result.settings.get("split") == "test":
+        name = spec.submission_name(result.settings.get("model") or "mfvpose")
         written["submission"] = atomic_write_json(check_submission(payload, name), out_dir / name, indent=None)
     document = {"metrics": result.metrics, "settings": result.settings, **(extra or {})}
     written["metrics"] = atomic_write_json(document, out_dir / "metrics.json")
@@ -448,7 +359,7 @@ def evaluate_checkpoint(
 
     torch_device = resolve_device(device)
     model, codec = load_for_evaluation(checkpoint, torch_device)
-    if model.cfg.num_keypoints != (17 if settings.dataset == "coco" else 16):
+    if model.cfg.num_keypoints != get_dataset_spec(settings.dataset).num_keypoints:
         raise ValueError(
             f"{checkpoint}: model predicts {model.cfg.num_keypoints} keypoints, which does not fit "
             f"the {settings.dataset} layout"

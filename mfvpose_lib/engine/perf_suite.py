@@ -298,9 +298,9 @@ def projected_schedule_rows(rows: Sequence[dict], *, log: Callable[[str], None] 
     """Hours of the paper profile's COCO schedule (epochs x COCO train2017's person instances) at
     the training-step rate measured for each model at 256x192, both paths. The step alone: data
     loading and evaluation come on top unless they overlap with it."""
-    from mfvpose_lib.profiles import get_profile
+    from mfvpose_lib.study.profiles import get_profile
 
-    epochs = get_profile("paper").epochs_for("coco")
+    epochs = get_profile("paper").for_dataset("coco").epochs
     samples = epochs * COCO_TRAIN_INSTANCES
     out = []
     for r in rows:
@@ -369,8 +369,8 @@ def eval_rows(*, quick: bool, repeats: int, log: Callable[[str], None] = print) 
     side decodes with the per-joint reference loop."""
     from mfvpose_lib.data.bench import reference_dark_decode
     from mfvpose_lib.data.codec import decode_heatmaps
-    from mfvpose_lib.data.meta import get_meta
-    from mfvpose_lib.engine.metrics_coco import build_coco_results, coco_keypoint_eval
+    from mfvpose_lib.data.spec import get_meta
+    from mfvpose_lib.evaluation.coco import build_coco_results, coco_keypoint_eval
 
     people = 64 if quick else 512
     heatmap_size = (64, 48)
@@ -474,14 +474,15 @@ def cpu_profile_train_rows(
     fast: FastPath, *, warmup: int, repeats: int, log: Callable[[str], None] = print
 ) -> list[dict]:
     """The training step at the cpu profile's own model, input size, batch and threads."""
-    from mfvpose_lib.profiles import get_profile
+    from mfvpose_lib.study.profiles import get_profile
 
     profile = get_profile("cpu")
     threads = torch.get_num_threads()
     if profile.threads:
         torch.set_num_threads(profile.threads)
     try:
-        return train_step_rows(profile.coco_model, profile.coco_input_size, torch.device("cpu"), fast,
+        coco = profile.for_dataset("coco")
+        return train_step_rows(coco.model, coco.input_size, torch.device("cpu"), fast,
                                batch=profile.batch_size, warmup=warmup, repeats=repeats,
                                benchmark=f"train_step_cpu_profile_{profile.threads or threads}t", log=log)  # fmt: skip
     finally:

@@ -27,6 +27,7 @@ from torch.utils.data import DataLoader, Dataset
 from torch.utils.data.distributed import DistributedSampler
 
 from mfvpose_lib.data.codec import HeatmapCodec
+from mfvpose_lib.data.spec import get_dataset_spec
 from mfvpose_lib.engine.callbacks import (
     PROGRESS_NAME,
     CSVLogger,
@@ -56,7 +57,7 @@ from mfvpose_lib.engine.distributed import (
 )
 from mfvpose_lib.engine.fast_path import resolve_amp
 from mfvpose_lib.engine.loss import JointsMSELoss
-from mfvpose_lib.engine.train_config import PRIMARY_METRIC, TrainConfig
+from mfvpose_lib.engine.train_config import TrainConfig
 from mfvpose_lib.io_utils import jsonable
 
 # Per-epoch values printed in the log line (all of them go to metrics.csv).
@@ -300,7 +301,7 @@ class Trainer:
             self.train_model = nn.parallel.DistributedDataParallel(self.train_model, device_ids=ids)
 
         self.state = TrainState(config=config, model=self.model, out_dir=self.out_dir)
-        self.state.primary_metric = PRIMARY_METRIC[config.dataset]
+        self.state.primary_metric = get_dataset_spec(config.dataset).primary_metric
         self.callbacks: list = []
         if self.dist.is_main:
             self.callbacks.append(CSVLogger(self.out_dir / "metrics.csv"))
@@ -553,7 +554,7 @@ def default_evaluate_fn(
         workers=config.workers,
         amp_dtype=amp_dtype, dist=dist, progress=False,
         # detection boxes carry no labels, so a validation loss exists only with labelled boxes
-        compute_loss=config.dataset == "mpii" or config.val_boxes == "gt",
+        compute_loss=get_dataset_spec(config.dataset).boxes_for(config.val_boxes) == "gt",
     )  # fmt: skip
     return result.flat_metrics()
 

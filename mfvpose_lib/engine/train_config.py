@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-# The metric that decides best.pt, per data set (higher is better).
-PRIMARY_METRIC = {"coco": "AP", "mpii": "PCKh@0.5"}
+from mfvpose_lib.data.spec import get_dataset_spec
 
 
 @dataclass
@@ -56,8 +55,10 @@ class TrainConfig:
     progress: bool = True
 
     def __post_init__(self) -> None:
-        if self.dataset not in PRIMARY_METRIC:
-            raise ValueError(f"dataset must be one of {', '.join(PRIMARY_METRIC)}, got {self.dataset!r}")
+        try:
+            get_dataset_spec(self.dataset)
+        except KeyError as err:
+            raise ValueError(err.args[0]) from None
         if self.epochs < 1 or self.batch_size < 1 or not self.lr > 0:
             raise ValueError("epochs and batch_size must be ≥ 1 and lr > 0")
         if self.amp not in ("auto", "off", "bf16", "fp16"):

@@ -155,7 +155,7 @@ def evaluate_cells(cells: list[AblationCell], data_root: str | Path, *, device: 
     and the bootstrap standard error of that evaluation over the validation people."""
     from mfvpose_lib.data.mpii import load_mpii_gt_valid
     from mfvpose_lib.engine.evaluate import EvalSettings, evaluate_checkpoint
-    from mfvpose_lib.engine.metrics_mpii import pckh_hits
+    from mfvpose_lib.evaluation.mpii import pckh_hits
 
     rows = []
     for cell in cells:

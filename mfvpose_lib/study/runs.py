@@ -16,12 +16,13 @@ from typing import Any
 
 import torch
 
+from mfvpose_lib.data.spec import get_dataset_spec
 from mfvpose_lib.engine.checkpointing import BEST_NAME, LAST_NAME
 from mfvpose_lib.engine.config_file import ConfigFileError
 from mfvpose_lib.engine.train import train
 from mfvpose_lib.engine.train_config import TrainConfig
 from mfvpose_lib.io_utils import jsonable
-from mfvpose_lib.profiles import get_profile
+from mfvpose_lib.study.profiles import get_profile, public_recipe
 
 
 def config_from_profile(
@@ -29,33 +30,32 @@ def config_from_profile(
 ) -> TrainConfig:
     """A :class:`TrainConfig` with the profile's recipe for ``dataset``; ``overrides`` (not
     None) replace single fields, e.g. ``epochs=5`` or ``device="cuda"``."""
+    recipe = profile.for_dataset(dataset)
     values: dict[str, Any] = {
-        "model": profile.model_for(dataset),
+        "model": recipe.model,
         "dataset": dataset,
         "data_root": str(data_root),
         "out_dir": str(out_dir),
-        "epochs": profile.epochs_for(dataset),
+        "epochs": recipe.epochs,
         "batch_size": profile.batch_size,
         "lr": profile.lr,
-        "lr_steps": profile.lr_steps_for(dataset),
+        "lr_steps": recipe.lr_steps,
         "warmup_epochs": profile.warmup_epochs,
         "clip_grad_norm": profile.clip_grad_norm,
         "amp": profile.amp,
-        "workers": profile.workers_for(dataset),
+        "workers": recipe.workers,
         "threads": profile.threads,
         "sigma": profile.sigma,
-        "input_size": profile.input_size_for(dataset),
-        "augmentation": profile.augmentation_for(dataset),
+        "input_size": recipe.input_size,
+        "augmentation": recipe.augmentation,
         "eval_every": profile.eval_every,
-        "val_boxes": profile.val_boxes if dataset == "coco" else "gt",
+        "val_boxes": get_dataset_spec(dataset).boxes_for(profile.val_boxes),
         "val_flip": profile.val_flip,
         "profile": profile.name,
     }
     if profile.public_recipe:
-        from mfvpose_lib.profiles import public_recipe
-
-        recipe = public_recipe(overrides.get("model") or values["model"])
-        values.update(total_batch=recipe.total_batch, lr=recipe.lr, epochs=recipe.epochs, lr_steps=recipe.lr_steps)
+        public = public_recipe(overrides.get("model") or values["model"])
+        values.update(total_batch=public.total_batch, lr=public.lr, epochs=public.epochs, lr_steps=public.lr_steps)
     if overrides.get("batch_size") is not None and overrides.get("total_batch") is None:
         values["total_batch"] = None  # an explicit per-process batch wins over the recipe's total
     values.update({k: v for k, v in overrides.items() if v is not None})

@@ -15,7 +15,7 @@ import torch
 
 from mfvpose_lib.data.synth import ensure_synthetic, is_complete, is_synthetic_root, synthetic_set_name
 from mfvpose_lib.device import resolve_device
-from mfvpose_lib.profiles import Profile, get_profile
+from mfvpose_lib.study.profiles import Profile, get_profile
 
 # How a data label starts when the numbers come from the built-in synthetic set, not from COCO/MPII.
 SYNTHETIC_LABEL = "built-in synthetic"

@@ -31,7 +31,8 @@ def write_test_dev_submission(checkpoint: str | Path, data_root: str | Path, out
                               device: str = "auto", progress: bool = False) -> Submission:  # fmt: skip
     """Predict test-dev with ``checkpoint`` and write ``person_keypoints_test-dev2017_<model>_results.json``
     (and ``metrics.json`` with the settings) into ``out_dir``."""
-    from mfvpose_lib.engine.evaluate import EvalSettings, evaluate_checkpoint, submission_file_name
+    from mfvpose_lib.engine.evaluate import EvalSettings, evaluate_checkpoint
+    from mfvpose_lib.evaluation.coco import submission_file_name
 
     if not has_test_dev(data_root):
         raise FileNotFoundError(f"{Path(data_root) / 'coco'}: no test-dev image list and detections")

@@ -6,9 +6,37 @@ rest up here, so a batch run and an interactive run agree on every setting.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from mfvpose_lib.data.transforms import AugmentationConfig
+
+
+@dataclass(frozen=True)
+class DatasetRecipe:
+    """What a profile trains on one data set; ``None`` fields take the profile's value."""
+
+    model: str
+    # crop size (H, W) overriding the model's default; None keeps it (MPII: square crops)
+    input_size: tuple[int, int] | None = None
+    # training augmentation; None: the data set's reference recipe (HRNet/TokenPose)
+    augmentation: AugmentationConfig | None = None
+    epochs: int | None = None
+    lr_steps: tuple[int, ...] | None = None
+    workers: int | None = None
+
+
+@dataclass(frozen=True)
+class DatasetSettings:
+    """A profile's :class:`DatasetRecipe` on one data set with the profile's defaults filled in."""
+
+    dataset: str
+    model: str
+    epochs: int
+    lr_steps: tuple[int, ...]
+    workers: int
+    input_size: tuple[int, int] | None
+    augmentation: AugmentationConfig | None
 
 
 @dataclass(frozen=True)
@@ -18,18 +46,14 @@ class Profile:
     # synthetic data rendered when the data root is empty (images per split)
     synth_train: int
     synth_val: int
-    # models trained for the COCO-layout and MPII-layout parts of the study
-    coco_model: str
-    mpii_model: str
+    # what is trained on each data set of the study: model, crop size, augmentation, schedule
+    datasets: Mapping[str, DatasetRecipe]
     epochs: int
     batch_size: int
     lr: float
     lr_steps: tuple[int, ...]
     workers: int
     # --- training details (engine.train.TrainConfig fields of the same names)
-    mpii_epochs: int | None = None  # None: same as ``epochs``
-    mpii_lr_steps: tuple[int, ...] | None = None  # None: same as ``lr_steps``
-    mpii_workers: int | None = None  # None: same as ``workers``
     sigma: float | None = 2.0  # target σ in heatmap px; None: the model family's (2, or 3 at 384x288)
     threads: int | None = None  # torch CPU threads for training; None: torch's default
     warmup_epochs: float = 0.0
@@ -38,12 +62,6 @@ class Profile:
     eval_every: int = 1
     val_boxes: str = "det"  # COCO boxes of the per-epoch validation (MPII uses its own)
     val_flip: bool = True
-    # crop size (H, W) overriding the models' defaults; None keeps them (MPII: square crops)
-    coco_input_size: tuple[int, int] | None = None
-    mpii_input_size: tuple[int, int] | None = None
-    # training augmentation; None: the reference recipe of each data set (HRNet/TokenPose)
-    coco_augmentation: AugmentationConfig | None = None
-    mpii_augmentation: AugmentationConfig | None = None
     needs_pretrained: bool = False  # warn loudly when no ImageNet backbone is given
     synth_seed: int = 0
     # each model's public recipe (total batch, lr, schedule) replaces batch_size/lr/epochs/lr_steps
@@ -53,23 +71,24 @@ class Profile:
     ablation_seeds: int = 3
     ablation_parallel: int = 1  # training processes at once (each with ``threads`` threads)
 
-    def epochs_for(self, dataset: str) -> int:
-        return self.mpii_epochs if dataset == "mpii" and self.mpii_epochs is not None else self.epochs
-
-    def lr_steps_for(self, dataset: str) -> tuple[int, ...]:
-        return self.mpii_lr_steps if dataset == "mpii" and self.mpii_lr_steps is not None else self.lr_steps
-
-    def workers_for(self, dataset: str) -> int:
-        return self.mpii_workers if dataset == "mpii" and self.mpii_workers is not None else self.workers
-
-    def input_size_for(self, dataset: str) -> tuple[int, int] | None:
-        return self.mpii_input_size if dataset == "mpii" else self.coco_input_size
-
-    def augmentation_for(self, dataset: str) -> AugmentationConfig | None:
-        return self.mpii_augmentation if dataset == "mpii" else self.coco_augmentation
-
-    def model_for(self, dataset: str) -> str:
-        return self.mpii_model if dataset == "mpii" else self.coco_model
+    def for_dataset(self, dataset: str) -> DatasetSettings:
+        """The settings of this profile's run on ``dataset``, the profile's own where its recipe
+        gives none."""
+        try:
+            recipe = self.datasets[dataset]
+        except KeyError:
+            raise KeyError(
+                f"profile {self.name!r} trains nothing on {dataset!r}; its data sets are {', '.join(self.datasets)}"
+            ) from None
+        return DatasetSettings(
+            dataset=dataset,
+            model=recipe.model,
+            epochs=self.epochs if recipe.epochs is None else recipe.epochs,
+            lr_steps=self.lr_steps if recipe.lr_steps is None else recipe.lr_steps,
+            workers=self.workers if recipe.workers is None else recipe.workers,
+            input_size=recipe.input_size,
+            augmentation=recipe.augmentation,
+        )
 
 
 # Augmentation for short CPU runs: smaller rotations and scale changes, rare half-body crops.
@@ -84,16 +103,16 @@ PROFILES: dict[str, Profile] = {
         synth_train=24,
         synth_val=8,
         synth_test=4,
-        coco_model="mfvpose_tiny",
-        mpii_model="mfvpose_tiny_mpii",
+        datasets={
+            "coco": DatasetRecipe("mfvpose_tiny", input_size=(64, 48)),
+            "mpii": DatasetRecipe("mfvpose_tiny_mpii", input_size=(64, 64)),
+        },
         epochs=1,
         batch_size=8,
         lr=1e-3,
         lr_steps=(),
         workers=0,
         val_flip=True,
-        coco_input_size=(64, 48),
-        mpii_input_size=(64, 64),
     ),
     "cpu": Profile(
         name="cpu",
@@ -102,20 +121,24 @@ PROFILES: dict[str, Profile] = {
         # 1000 people: evaluation noise (bootstrap over people) well under the seed spread
         synth_val=1000,
         synth_test=100,
-        coco_model="mfvpose_tiny",
-        mpii_model="mfvpose_tiny_mpii",
+        datasets={
+            # small crops: a quarter of the pixels of the models' defaults, so four times the
+            # updates; augmentation milder than the reference recipes, which are tuned for 200+ epochs
+            "coco": DatasetRecipe("mfvpose_tiny", input_size=(64, 48), augmentation=MILD_AUGMENTATION),
+            # the MPII run is also seed 0 of the ablation's MfvPose row: 4 rows x 3 seeds fit the
+            # budget. The ablation trains two runs side by side, each loading its own data on its
+            # core (a loader process per run would leave four processes fighting for two cores).
+            "mpii": DatasetRecipe(
+                "mfvpose_tiny_mpii", input_size=(64, 64), augmentation=MILD_AUGMENTATION,
+                epochs=8, lr_steps=(6, 7), workers=0,
+            ),  # fmt: skip
+        },
         # 30 COCO epochs (about 13 min on 2 cores) leave room in the 35-minute budget for the ablation's 12 runs
         epochs=30,
         batch_size=16,
         lr=1e-3,
         lr_steps=(22, 27),
         workers=1,
-        # the MPII run is also seed 0 of the ablation's MfvPose row: 4 rows x 3 seeds fit the budget.
-        # The ablation trains two runs side by side, each loading its own data on its core (a
-        # loader process per run would leave four processes fighting for two cores).
-        mpii_epochs=8,
-        mpii_lr_steps=(6, 7),
-        mpii_workers=0,
         ablation_parallel=2,
         # one compute thread plus one loader process fill two cores; two compute threads are
         # faster on an idle machine but many times slower on a busy one
@@ -123,12 +146,6 @@ PROFILES: dict[str, Profile] = {
         warmup_epochs=1.0,
         eval_every=5,
         val_flip=False,
-        # small crops: a quarter of the pixels of the models' defaults, so four times the updates
-        coco_input_size=(64, 48),
-        mpii_input_size=(64, 64),
-        # milder than the reference recipes, which are tuned for 200+ epochs
-        coco_augmentation=MILD_AUGMENTATION,
-        mpii_augmentation=MILD_AUGMENTATION,
         # the paper's σ = 2 on 64x48 heatmaps would be σ = 0.5 on these 16x12 ones; of 0.6, 1.0 and 2.0,
         # 1.0 gave the highest AP after 5 epochs
         sigma=1.0,
@@ -139,15 +156,16 @@ PROFILES: dict[str, Profile] = {
         synth_train=8000,
         synth_val=1000,
         synth_test=500,
-        coco_model="mfvpose_b",
-        mpii_model="mfvpose_l_d6_mpii",  # the ablation's size: TokenPose-L/D6 plus HRFOV and LSW
+        datasets={
+            "coco": DatasetRecipe("mfvpose_b"),
+            # the ablation's size: TokenPose-L/D6 plus HRFOV and LSW
+            "mpii": DatasetRecipe("mfvpose_l_d6_mpii", epochs=24, lr_steps=(18, 22)),
+        },
         epochs=40,
         batch_size=64,
         lr=1e-3,
         lr_steps=(30, 36),
         workers=8,
-        mpii_epochs=24,
-        mpii_lr_steps=(18, 22),
         warmup_epochs=1.0,
         eval_every=5,
         val_flip=True,
@@ -159,8 +177,7 @@ PROFILES: dict[str, Profile] = {
         description="each model's public recipe on COCO 2017 / MPII and a GPU (fp32 unless AMP is asked for)",
         synth_train=0,
         synth_val=0,
-        coco_model="mfvpose_b",
-        mpii_model="mfvpose_l_d24_mpii",
+        datasets={"coco": DatasetRecipe("mfvpose_b"), "mpii": DatasetRecipe("mfvpose_l_d24_mpii")},
         epochs=300,
         batch_size=32,
         lr=1e-3,

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from mfvpose_lib.engine.oks_nms import oks_nms
+from mfvpose_lib.evaluation.oks_nms import oks_nms
 
 # The ten numbers COCOeval.summarize() prints for iouType="keypoints", in its order.
 COCO_STAT_NAMES = ("AP", "AP50", "AP75", "APM", "APL", "AR", "AR50", "AR75", "ARM", "ARL")
@@ -120,3 +120,19 @@ def detection_box_ap(coco_gt, detections: list[dict]) -> float | None:
         evaluator.accumulate()
         evaluator.summarize()
     return float(evaluator.stats[0])
+
+
+def submission_file_name(method: str) -> str:
+    """The file name the COCO evaluation server expects for a test-dev keypoint submission."""
+    return f"person_keypoints_test-dev2017_{method}_results.json"
+
+
+def check_submission(results: list[dict], source: str) -> list[dict]:
+    """Refuse a results list the evaluation server would reject (it names the first bad entry)."""
+    for i, r in enumerate(results):
+        keypoints = r.get("keypoints")
+        if (not isinstance(r.get("image_id"), int) or r.get("category_id") != 1 or not isinstance(keypoints, list)
+                or len(keypoints) != 51 or not isinstance(r.get("score"), float | int)):  # fmt: skip
+            raise ValueError(f"{source}: entry {i} is not a COCO keypoint result (image_id, category_id 1, "
+                             f"51 keypoint numbers, score): {str(r)[:120]}")  # fmt: skip
+    return results

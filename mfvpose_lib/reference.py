@@ -125,8 +125,6 @@ def complexity_comparison(dataset: str) -> pd.DataFrame:
     """
     from mfvpose_lib.analysis.complexity import complexity_of
 
-    if dataset not in ("coco", "mpii"):
-        raise KeyError(f"unknown dataset {dataset!r}; choose coco or mpii")
     table = load_reference(dataset)
     # One row per setting: validation before test-dev, published before quoted or recalled.
     order = ~table["status"].str.startswith("published")

@@ -27,8 +27,9 @@ CELL_TAG_PREFIX = "needs-"
 
 def datasets_present(data_root: str | Path) -> list[str]:
     """The study's data sets whose folder (``coco/``, ``mpii/``) is under ``data_root``."""
-    root = Path(data_root)
-    return [name for name in STUDY_DATASETS if (root / name).is_dir()]
+    from mfvpose_lib.data.spec import available_datasets
+
+    return [name for name in available_datasets(data_root) if name in STUDY_DATASETS]
 
 
 def datasets_available(data_root: str | Path) -> list[str]:

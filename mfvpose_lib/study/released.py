@@ -111,7 +111,7 @@ def evaluate_released(
 ) -> pd.DataFrame:  # fmt: skip
     """One row per checkpoint: the published row it reproduces, the test settings of its family,
     and its accuracy on ``data_root``'s validation split (COCO: detection boxes; MPII: PCKh)."""
-    from mfvpose_lib.data.coco import coco_paths
+    from mfvpose_lib.data.spec import get_dataset_spec
     from mfvpose_lib.device import resolve_device
     from mfvpose_lib.engine.data_access import build_split
     from mfvpose_lib.engine.evaluate import evaluate_model
@@ -134,14 +134,14 @@ def evaluate_released(
                **dict(zip(("table", "method", "input"), reference_row_for(ckpt.model) or ("", "", ""), strict=True)),
                "geometry": codec.geometry, "decoder": codec.decoder, "flip": "on" if settings.flip else "off",
                "flip alignment": codec.flip_alignment, "data": data_source}  # fmt: skip
-        root = Path(data_root) / dataset
-        if not (coco_paths(root, "val")["ann_file"].is_file() if dataset == "coco" else (root / "annot").is_dir()):
+        spec = get_dataset_spec(dataset)
+        try:
+            data = build_split(data_root, dataset, "val", model.cfg, train=False,
+                               boxes=spec.boxes_for(settings.boxes), codec=codec)  # fmt: skip
+        except FileNotFoundError:
             rows.append({**row, "note": f"no {dataset} validation data under {data_root}"})
             continue
-        data = build_split(data_root, dataset, "val", model.cfg, train=False,
-                           boxes=settings.boxes if dataset == "coco" else "gt", codec=codec)  # fmt: skip
         result = evaluate_model(model, data, settings, device=torch_device, batch_size=batch_size, progress=progress)
         metrics = result.flat_metrics()
-        keep = ("AP", "AP50", "AP75", "APM", "APL", "AR") if dataset == "coco" else ("PCKh@0.5", "PCKh@0.1")
-        rows.append({**row, **{k: metrics.get(k) for k in keep}, "note": ""})
+        rows.append({**row, **{k: metrics.get(k) for k in spec.table_metrics}, "note": ""})
     return pd.DataFrame(rows)

@@ -13,6 +13,7 @@ from typing import NamedTuple
 
 import torch
 
+from mfvpose_lib.data.spec import available_datasets
 from mfvpose_lib.data.synth import ensure_synthetic, is_complete, is_synthetic_root, synthetic_set_name
 from mfvpose_lib.device import resolve_device
 from mfvpose_lib.study.profiles import Profile, get_profile
@@ -37,7 +38,7 @@ class Study(NamedTuple):
 
 
 def has_user_data(folder: Path) -> bool:
-    return ((folder / "coco").is_dir() or (folder / "mpii").is_dir()) and not is_synthetic_root(folder)
+    return bool(available_datasets(folder)) and not is_synthetic_root(folder)
 
 
 def resolve_data_root(profile: Profile | str, data_root: str | Path, *, prepare: bool = True) -> tuple[Path, str]:

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from mfvpose_lib.data.spec import get_dataset_spec
 from mfvpose_lib.io_utils import atomic_write_text, read_json
 from mfvpose_lib.study.setup import is_synthetic_label
 
@@ -63,6 +64,15 @@ def _mpii_values(metrics: dict) -> dict[str, float]:
     return out
 
 
+# How each paper table shows a data set's numbers: our metrics.json, and a released checkpoint's row.
+TABLE_COLUMNS = {"coco": COCO_COLUMNS, "mpii": MPII_COLUMNS}
+TABLE_VALUES = {"coco": _percent_coco, "mpii": _mpii_values}
+RELEASED_VALUES = {
+    "coco": lambda rec: {col: 100.0 * rec[col] for col in COCO_COLUMNS if rec.get(col) is not None and rec[col] >= 0},
+    "mpii": lambda rec: {"mean": rec["PCKh@0.5"], "mean_at_0_1": rec["PCKh@0.1"]},
+}
+
+
 def shown_path(path: str | Path, base: str | Path) -> str:
     """``path`` relative to ``base`` when inside it, else its file name: no machine paths in tables."""
     path = Path(path)
@@ -83,7 +93,7 @@ def study_accuracy(run_dir: str | Path, data: str, profile: str) -> list[OurAccu
         metrics, settings = doc.get("metrics", {}), doc.get("settings", {})
         if not metrics or metrics.get("scored") is False:
             continue
-        values = _percent_coco(metrics) if dataset == "coco" else _mpii_values(metrics)
+        values = TABLE_VALUES[dataset](metrics)
         found.append(OurAccuracy(settings.get("model", "?"), dataset, values, data, profile,
                                  shown_path(doc.get("checkpoint", ""), Path(run_dir).parent),
                                  "trained in this study", settings))  # fmt: skip
@@ -96,10 +106,7 @@ def released_accuracy(evaluated: pd.DataFrame, profile: str) -> list[OurAccuracy
     for rec in evaluated.to_dict("records"):
         if rec.get("note"):
             continue
-        if rec["dataset"] == "coco":
-            values = {col: 100.0 * rec[col] for col in COCO_COLUMNS if rec.get(col) is not None and rec[col] >= 0}
-        else:
-            values = {"mean": rec["PCKh@0.5"], "mean_at_0_1": rec["PCKh@0.1"]}
+        values = RELEASED_VALUES[rec["dataset"]](rec)
         settings = {k: rec[k] for k in ("geometry", "decoder", "flip", "flip alignment")}
         found.append(OurAccuracy(rec["model"], rec["dataset"], values, rec["data"], profile, Path(rec["checkpoint"]).name,
                                  "released checkpoint", settings))  # fmt: skip
@@ -145,7 +152,7 @@ def build_table(name: str, ours: list[OurAccuracy], *, submissions: list | None 
     from mfvpose_lib.reference import registered_name_for
 
     dataset, split, _ = TABLES[name]
-    columns = COCO_COLUMNS if dataset == "coco" else MPII_COLUMNS
+    columns = TABLE_COLUMNS[dataset]
     test_dev = split == "test-dev"
     mine = [a for a in ours if a.dataset == dataset and not test_dev]
     by_model = {a.model: a for a in mine if not is_synthetic_label(a.data)}  # these may join published rows
@@ -228,7 +235,7 @@ def evaluate_study_model(profile, dataset: str, data_root: str | Path, run_dir: 
     if metrics.is_file() and metrics.stat().st_mtime >= checkpoint.stat().st_mtime:
         if Path(read_json(metrics).get("checkpoint", "")).resolve() == checkpoint.resolve():
             return metrics
-    settings = EvalSettings(dataset=dataset, boxes="det" if dataset == "coco" else "gt", flip=True)
+    settings = EvalSettings(dataset=dataset, boxes=get_dataset_spec(dataset).boxes_for("det"), flip=True)
     result = evaluate_checkpoint(checkpoint, data_root, settings, device=device, progress=False)
     write_eval_outputs(result, metrics.parent, extra={"checkpoint": str(checkpoint)})  # as notebook 07 writes it
     return metrics

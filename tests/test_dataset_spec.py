@@ -137,8 +137,8 @@ def toy_dataset():
 def test_a_toy_layout_trains_and_evaluates_at_smoke(tmp_path, toy_dataset):
     from mfvpose_lib.engine.evaluate import EvalSettings, evaluate_checkpoint
     from mfvpose_lib.engine.train import train
-    from mfvpose_lib.study.runs import config_from_profile
     from mfvpose_lib.study.profiles import DatasetRecipe, get_profile
+    from mfvpose_lib.study.runs import config_from_profile
 
     root = _write_toy_root(tmp_path)
     assert "toy5" in available_datasets(root) and dataset_for_keypoints(5) == "toy5"

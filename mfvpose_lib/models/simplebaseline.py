@@ -13,14 +13,14 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
-from mfvpose_lib.models.config import PoseTaskConfig, build_config
-from mfvpose_lib.models.hrnet import (
+from mfvpose_lib.models.blocks import (
     BN_MOMENTUM,
     Bottleneck,
     init_hrnet_weights,
     make_res_layer,
     one_dim_parameter_names,
 )
+from mfvpose_lib.models.config import PoseTaskConfig, build_config
 from mfvpose_lib.models.registry import register_family, register_model
 
 # Bottleneck blocks per ResNet stage.

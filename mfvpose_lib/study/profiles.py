@@ -7,7 +7,7 @@ rest up here, so a batch run and an interactive run agree on every setting.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 
 from mfvpose_lib.data.transforms import AugmentationConfig
 
@@ -232,3 +232,21 @@ def get_profile(name: str, **overrides) -> Profile:
     except KeyError:
         raise KeyError(f"unknown profile {name!r}; choose one of {', '.join(PROFILES)}") from None
     return replace(profile, **overrides) if overrides else profile
+
+
+def profile_table(selected: str | None = None):
+    """One row per profile: its settings, with each data set's recipe in ``<dataset> …`` columns."""
+    import pandas as pd
+
+    rows = []
+    for profile in PROFILES.values():
+        row = {k: v for k, v in asdict(profile).items() if k != "datasets"}
+        for dataset in profile.datasets:
+            recipe = profile.for_dataset(dataset)
+            row[f"{dataset} model"] = recipe.model
+            row[f"{dataset} input"] = recipe.input_size or "model default"
+            row[f"{dataset} epochs"] = recipe.epochs
+        if selected is not None:
+            row["selected"] = profile.name == selected
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("name")

@@ -73,6 +73,11 @@ def jupyterlab(tmp_path_factory, trained_lab):
         JUPYTERLAB_SETTINGS_DIR=str(work / "settings"),
         JUPYTERLAB_WORKSPACES_DIR=str(work / "workspaces"),
     )
+    # every cell in the page, off-screen ones too: JupyterLab 4 otherwise renders only what is in
+    # view, and an output the test waits for may be scrolled out by the time it appears
+    tracker = work / "settings" / "@jupyterlab" / "notebook-extension" / "tracker.jupyterlab-settings"
+    tracker.parent.mkdir(parents=True)
+    tracker.write_text('{"windowingMode": "none"}')
     cmd = lab_command(
         trained_lab,
         port=port,
@@ -218,7 +223,6 @@ def test_explorers_redraw_in_jupyterlab(jupyterlab, trained_lab, browser, tmp_pa
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     try:
         _open_and_run_all(page, url, token, notebook)
-        # the model cell comes first, while it is still on screen (the notebook renders only what is visible)
         model_note = page.locator(f"{ACTIVE} .jp-OutputArea-output", has_text="trained model: ")
         model_note.or_(page.locator(f"{ACTIVE} .jp-OutputArea-output", has_text="does not exist")).first.wait_for(
             timeout=300_000

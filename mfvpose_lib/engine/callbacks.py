@@ -195,7 +195,7 @@ class LivePlot(Callback):
     def _draw(self, history: list[dict[str, Any]]):
         import matplotlib.pyplot as plt
 
-        from mfvpose_lib.engine.plots import plot_training_curves
+        from mfvpose_lib.viz.training import plot_training_curves
 
         if self.figure is not None:
             plt.close(self.figure)

@@ -12,7 +12,13 @@ import torch
 import torch.nn as nn
 
 from mfvpose_lib.analysis.attention import AttentionRecorder, attention_distance, keypoint_block
-from mfvpose_lib.analysis.attribution import keypoint_attribution
+from mfvpose_lib.analysis.attribution import (
+    attribution_across_models,
+    disc_share,
+    keypoint_attribution,
+    labelled_point,
+    mass_within,
+)
 from mfvpose_lib.analysis.dilation import branch_field_boxes, dilation_footprint_info
 from mfvpose_lib.analysis.layerscale import layer_scale_table
 from mfvpose_lib.analysis.receptive_field import (
@@ -140,6 +146,70 @@ def test_occlusion_and_flat_model_warning(model):
 
     flat = keypoint_attribution(Flat(), image, 0, method="saliency")
     assert flat.warning() is not None and "does not depend" in flat.warning()
+
+
+def _ablation_like_models(input_size=(64, 48)) -> dict[str, nn.Module]:
+    """Untrained small stand-ins for the Table 4 rows: HRFOV and LSW switched off and on."""
+    torch.manual_seed(0)
+    rows = {"baseline": {"hrfov": None, "layer_scale_init": None}, "+HRFOV": {"layer_scale_init": None},
+            "+HRFOV +LSW": {}}  # fmt: skip
+    return {
+        label: create_model("mfvpose_tiny", input_size=input_size, **o).eval() for label, o in rows.items()
+    }
+
+
+def test_mass_within_a_disc_against_a_point_and_an_even_map():
+    spike = np.zeros((20, 30))
+    spike[5, 10] = -2.0  # a signed map: the magnitude counts
+    assert mass_within(spike, (10, 5), 1) == 1.0
+    assert mass_within(spike, (20, 15), 3) == 0.0
+    assert np.isnan(mass_within(np.zeros((4, 4)), (1, 1), 1))
+    assert disc_share((20, 30), (10, 10), 1) == pytest.approx(5 / 600)  # the centre and its 4 neighbours
+
+
+def test_labelled_point_decodes_the_target_in_crop_pixels():
+    h, w = 16, 12
+    ys, xs = np.mgrid[0:h, 0:w]
+    target = np.stack([np.exp(-((xs - 5.0) ** 2 + (ys - 7.0) ** 2) / 8.0)] * 2).astype(np.float32)
+    item = {"image": torch.zeros(3, 64, 48), "target": torch.from_numpy(target),
+            "target_weight": torch.tensor([[1.0], [0.0]])}  # fmt: skip
+    assert labelled_point(item, 0) == pytest.approx((20.0, 28.0), abs=0.1)  # 4 crop pixels per heatmap pixel
+    assert labelled_point(item, 1) is None
+
+
+def test_attribution_across_models_one_map_and_one_row_per_model():
+    models = _ablation_like_models()
+    image = torch.randn(3, 64, 48, generator=torch.Generator().manual_seed(2))
+    names = [f"joint{k}" for k in range(17)]
+    comparison = attribution_across_models(models, image, "joint3", keypoint_names=names, method="saliency",
+                                           point=(24.0, 30.0), radius=10)  # fmt: skip
+    assert list(comparison.maps) == list(models) and comparison.keypoint == 3
+    assert all(a.shape == (64, 48) for a in comparison.maps.values())
+    table = comparison.table
+    assert list(table["model"]) == list(models)
+    alone = keypoint_attribution(models["+HRFOV"], image, 3, method="saliency").attribution
+    np.testing.assert_allclose(comparison.maps["+HRFOV"], alone, rtol=1e-5)
+    for label, row in table.set_index("model").iterrows():
+        a = comparison.maps[label]
+        assert row["max |attribution|"] == pytest.approx(np.abs(a).max())
+        assert row["mass near label"] == pytest.approx(mass_within(a, (24.0, 30.0), 10))
+        assert 0 <= row["peak x"] < 48 and 0 <= row["peak y"] < 64
+    assert table["uniform share near label"].nunique() == 1  # one disc for all rows
+    assert len(set(table["max |attribution|"].round(12))) == 3  # the rows are different models
+    assert all(p.grad is None for m in models.values() for p in m.parameters())
+
+
+def test_attribution_across_models_refuses_an_unknown_keypoint_or_a_wrong_crop():
+    models = _ablation_like_models()
+    image = torch.randn(3, 64, 48)
+    with pytest.raises(ValueError, match="unknown keypoint 'tail'.*joint0"):
+        attribution_across_models(
+            models, image, "tail", keypoint_names=["joint0", "joint1"], method="saliency"
+        )
+    with pytest.raises(IndexError, match="out of range"):
+        attribution_across_models(models, image, 17, method="saliency")
+    with pytest.raises(ValueError, match="input_size"):
+        attribution_across_models(models, torch.randn(3, 32, 32), 0, method="saliency")
 
 
 def test_layer_scale_logger_writes_rows_and_replaces_resumed_epochs(model, tmp_path):

@@ -35,8 +35,13 @@ def tiny_root(tmp_path_factory):
 def _released_folder(tmp_path):
     folder = tmp_path / "released"
     folder.mkdir()
-    torch.save(layout_state_dict("pose_hrnet_w32_coco_256x192", seed=1), folder / "pose_hrnet_w32_256x192.pth")
-    torch.save({"state_dict": layout_state_dict("pose_resnet50_coco_256x192", seed=2)}, folder / "simplebaseline_r50.pth")
+    torch.save(
+        layout_state_dict("pose_hrnet_w32_coco_256x192", seed=1), folder / "pose_hrnet_w32_256x192.pth"
+    )
+    torch.save(
+        {"state_dict": layout_state_dict("pose_resnet50_coco_256x192", seed=2)},
+        folder / "simplebaseline_r50.pth",
+    )
     torch.save(layout_state_dict("tokenpose_b_coco_256x192", seed=3), folder / "TokenPose_B.pth")
     torch.save(layout_state_dict("tokenpose_l_d24_coco_256x192", seed=4), folder / "tokenpose_l_d24.pth.tar")
     (folder / "released.json").write_text(json.dumps({"tokenpose_b": "TokenPose_B.pth"}))
@@ -62,7 +67,12 @@ def test_released_checkpoints_in_public_layouts_land_in_their_rows_with_family_s
     for model, (method, geometry, decoder, alignment) in expected.items():
         row = scored.loc[model]
         assert (row["table"], row["method"], row["input"]) == ("coco", method, "256x192")
-        assert (row["geometry"], row["decoder"], row["flip alignment"], row["flip"]) == (geometry, decoder, alignment, "on")
+        assert (row["geometry"], row["decoder"], row["flip alignment"], row["flip"]) == (
+            geometry,
+            decoder,
+            alignment,
+            "on",
+        )
         assert 0.0 <= row["AP"] <= 1.0 and row["note"] == ""
     table = build_table("table1_coco_val", released_accuracy(scored.reset_index(), "smoke"))
     for model, (method, *_rest) in expected.items():
@@ -128,7 +138,10 @@ def test_test_dev_submission_from_the_synthetic_split(tmp_path, tiny_root):
     train(TrainConfig(model="mfvpose_tiny", dataset="coco", data_root=str(tiny_root), out_dir=str(run), epochs=1,
                       batch_size=2, lr=1e-3, input_size=(64, 48), device="cpu", progress=False))  # fmt: skip
     sub = write_test_dev_submission(run / "best.pt", tiny_root, tmp_path / "td", device="cpu")
-    assert sub.path.name == "person_keypoints_test-dev2017_mfvpose_tiny_results.json" and sub.input_size == (64, 48)
+    assert sub.path.name == "person_keypoints_test-dev2017_mfvpose_tiny_results.json" and sub.input_size == (
+        64,
+        48,
+    )
     results = json.loads(sub.path.read_text())
     assert results and all(r["category_id"] == 1 and len(r["keypoints"]) == 51 for r in results)
     assert {r["image_id"] for r in results} <= {im["id"] for im in info["images"]}
@@ -257,3 +270,45 @@ def test_gpu_profile_trains_the_paper_size_members_at_their_real_sizes(tmp_path)
     baseline = ablation.ablation_cells(gpu, tmp_path, tmp_path / "run")[0]
     assert baseline.config.model == "mfvpose_l_d6_mpii"  # TokenPose-L/D6 once HRFOV and LSW are off
     assert baseline.config.model_overrides == {"hrfov": None, "layer_scale_init": None}
+
+
+def _crowded_table(count: int = 8) -> pd.DataFrame:
+    """``count`` published and ``count`` synthetic rows bunched together, two far rows setting the axes' range."""
+    rng = np.random.default_rng(0)
+    gflops = np.r_[1.0, 40.0, 9.0 + 0.6 * rng.random(count)]
+    ap = np.r_[60.0, 78.0, 74.0 + 0.6 * rng.random(count)]
+    names = [f"Model-{i} L/D{i}" for i in range(len(gflops))]
+    published = pd.DataFrame({"method": names, "model": names, "input": "256x192", "paper AP": ap,
+                              "paper GFLOPs": gflops, "ours GFLOPs (paper convention)": gflops})  # fmt: skip
+    ours = pd.DataFrame({"method": names, "model": names, "input": "64x48", "ours AP": ap - 40,
+                         "ours GFLOPs (paper convention)": gflops / 20, "ours data": SYNTH,
+                         "ours origin": "trained in this study"})  # fmt: skip
+    return pd.concat([published, ours], ignore_index=True)
+
+
+def test_accuracy_vs_gflops_labels_do_not_overlap_and_stay_inside_their_axes():
+    import matplotlib.pyplot as plt
+    from matplotlib.text import Text
+
+    from mfvpose_lib.viz.tables import plot_accuracy_vs_gflops
+
+    table = _crowded_table()
+    fig = plot_accuracy_vs_gflops(table, "AP")
+    try:
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        for ax in fig.axes:
+            # the words only, not their leader lines
+            boxes = [Text.get_window_extent(text, renderer) for text in ax.texts]
+            assert len(boxes) == len(table) // 2  # one label per point of the panel
+            frame = ax.get_window_extent(renderer)
+            for i, box in enumerate(boxes):
+                assert frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1
+                assert not any(box.overlaps(other) for other in boxes[i + 1 :]), ax.texts[i].get_text()
+        again = plot_accuracy_vs_gflops(table, "AP")  # the placement is deterministic
+        assert [t.get_position() for a in fig.axes for t in a.texts] == [
+            t.get_position() for a in again.axes for t in a.texts
+        ]
+        plt.close(again)
+    finally:
+        plt.close(fig)

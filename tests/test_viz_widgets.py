@@ -9,14 +9,11 @@ import pytest
 import torch
 from matplotlib.figure import Figure
 
+from mfvpose_lib.analysis.attribution import ATTRIBUTION_METHODS, keypoint_attribution
 from mfvpose_lib.analysis.inspection import CropInspector, inspect_crop, keypoint_table
 from mfvpose_lib.models import create_model
 from mfvpose_lib.viz.attention import attention_rollout, keypoint_attention, keypoint_rollout
-from mfvpose_lib.viz.attribution import (
-    ATTRIBUTION_METHODS,
-    keypoint_attribution,
-    plot_attribution,
-)
+from mfvpose_lib.viz.attribution import plot_attribution, plot_attribution_per_model
 from mfvpose_lib.viz.keypoint_tokens import plot_keypoint_heatmaps, plot_token_attention, plot_token_rollout
 from mfvpose_lib.viz.widgets import (
     FigureExplorer,
@@ -199,6 +196,29 @@ def test_attribution_has_the_crop_shape_and_is_not_zero(model, crops, method):
     assert not model.training
     fig = plot_attribution(np.zeros((*image.shape[1:], 3), np.uint8), result, point=np.array([3.0, 4.0]))
     assert len(fig.axes) == 3  # crop, attribution, colour bar
+
+
+@pytest.mark.parametrize("shared_scale", [True, False])
+def test_attribution_per_model_draws_one_row_per_model(model, crops, shared_scale):
+    from mfvpose_lib.analysis.attribution import attribution_across_models
+
+    torch.manual_seed(1)
+    models = {"trained stand-in": model, "other weights": create_model("mfvpose_tiny").eval()}
+    comparison = attribution_across_models(models, crops[0]["image"], 0, method="integrated_gradients", n_steps=4,
+                                           point=(20.0, 28.0))  # fmt: skip
+    image = np.zeros((*crops[0]["image"].shape[1:], 3), np.uint8)
+    fig = plot_attribution_per_model(image, comparison, shared_scale=shared_scale)
+    assert len(fig.axes) == 3 * len(models)  # crop, attribution, colour bar per row
+    crops_shown = [ax.get_title() for ax in fig.axes if "\npeak" in ax.get_title()]
+    assert [title.split("\n")[0] for title in crops_shown] == list(models)  # rows in the given order
+    bars = [ax for ax in fig.axes if not ax.get_title()]
+    scales = [bar.get_ylabel().split()[1] for bar in bars]  # "/ 1.2e-03 = ..."
+    expected = (
+        [f"{max(comparison.table['max |attribution|']):.1e}"] * 2
+        if shared_scale
+        else [f"{s:.1e}" for s in comparison.table["max |attribution|"]]
+    )
+    assert scales == expected
 
 
 def test_gradcam_uses_the_backbone_when_there_is_no_hrfov():

@@ -20,13 +20,19 @@ applies. Four methods:
 :meth:`KeypointAttribution.warning` flags a result that cannot be read: an output that does
 not depend on its input (every attribution ~0) or integrated gradients whose completeness gap
 is as large as what they explain (too few steps).
+
+:func:`attribution_across_models` runs one method for one keypoint on one crop through several
+models (the rows of an ablation) and measures, per model, how much of the attribution lies near
+the joint (:func:`mass_within`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import torch
 import torch.nn as nn
 
@@ -180,3 +186,130 @@ def keypoint_attribution(
         value=value,
         **extra,
     )
+
+
+def resolve_keypoint(keypoint: int | str, num_keypoints: int, keypoint_names: Sequence[str] = ()) -> int:
+    """The index of ``keypoint`` (an index or one of ``keypoint_names``); a clear error otherwise."""
+    if isinstance(keypoint, str):
+        if keypoint not in keypoint_names:
+            known = ", ".join(keypoint_names) if keypoint_names else "none given (pass keypoint_names=)"
+            raise ValueError(f"unknown keypoint {keypoint!r}; the names are: {known}")
+        return list(keypoint_names).index(keypoint)
+    if not 0 <= int(keypoint) < num_keypoints:
+        raise IndexError(f"keypoint {keypoint} out of range: the models have {num_keypoints}")
+    return int(keypoint)
+
+
+def labelled_point(item: dict, keypoint: int) -> tuple[float, float] | None:
+    """The labelled (x, y) of ``keypoint`` in crop pixels of a data set item (its ``target`` and
+    ``target_weight``), None where the joint is not labelled; decoded from the target heatmap, as
+    the other pictures mark the label."""
+    from mfvpose_lib.data.codec import decode_heatmaps
+
+    if float(np.asarray(item["target_weight"]).reshape(-1)[keypoint]) <= 0:
+        return None
+    target = np.asarray(item["target"], dtype=np.float32)
+    coords, _ = decode_heatmaps(target[None], method="dark")
+    (in_h, in_w), (h, w) = tuple(item["image"].shape[-2:]), target.shape[-2:]
+    x, y = coords[0, keypoint]
+    return float(x * in_w / w), float(y * in_h / h)
+
+
+def mass_within(attribution: np.ndarray, center: tuple[float, float], radius: float) -> float:
+    """Share of the attribution's total |mass| whose pixel centres lie within ``radius`` pixels of
+    ``center`` (x, y). Magnitudes, so a signed map's negative evidence counts as evidence too."""
+    magnitude = np.abs(attribution)
+    total = magnitude.sum()
+    if total == 0:
+        return float("nan")
+    ys, xs = np.indices(magnitude.shape)
+    near = (xs - center[0]) ** 2 + (ys - center[1]) ** 2 <= radius**2
+    return float(magnitude[near].sum() / total)
+
+
+def disc_share(shape: tuple[int, int], center: tuple[float, float], radius: float) -> float:
+    """The share :func:`mass_within` gives a map that is spread evenly: the disc's share of the pixels."""
+    return mass_within(np.ones(shape), center, radius)
+
+
+@dataclass(frozen=True)
+class AttributionComparison:
+    """One method's attribution of one keypoint on one crop, for several models.
+
+    ``results`` keeps each model's :class:`KeypointAttribution` under its label, in the given
+    order; ``table`` has one row per model (see :func:`attribution_across_models`)."""
+
+    results: dict[str, KeypointAttribution]
+    table: pd.DataFrame
+    method: str
+    keypoint: int
+    keypoint_name: str
+    point: tuple[float, float] | None  # the labelled joint (x, y) in crop pixels, if known
+    radius: float  # pixels, the disc the mass shares are measured in
+
+    @property
+    def maps(self) -> dict[str, np.ndarray]:
+        """The (H, W) attribution maps by model label."""
+        return {label: result.attribution for label, result in self.results.items()}
+
+    def peak_point(self, label: str) -> tuple[float, float]:
+        """Where model ``label`` puts the explained peak, in crop pixels."""
+        row = self.table.set_index("model").loc[label]
+        return float(row["peak x"]), float(row["peak y"])
+
+
+def attribution_across_models(
+    models: Mapping[str, nn.Module],
+    image: torch.Tensor,
+    keypoint: int | str,
+    *,
+    method: str = "integrated_gradients",
+    keypoint_names: Sequence[str] = (),
+    point: tuple[float, float] | None = None,
+    radius: float | None = None,
+    **options,
+) -> AttributionComparison:
+    """:func:`keypoint_attribution` of ``keypoint`` on the crop ``image`` (3, H, W) for every model
+    of ``models`` (label -> model, e.g. one per ablation row), with the same method and options
+    (``n_steps``, ``window``, ...).
+
+    Each model explains its own peak of that keypoint's heatmap. The table, one row per model:
+    the peak value and where it is (crop pixels); ``max |attribution|``, the map's scale, which
+    differs between models and so decides whether a shared colour scale is readable; and how
+    concentrated the map is: ``mass near label``, the share of sum |attribution| within ``radius``
+    pixels of the labelled joint ``point`` (NaN without one), ``mass near own peak`` the same
+    around the model's peak, each to be read against ``uniform share``, what an evenly spread map
+    would give there. ``radius`` defaults to :func:`occlusion_window` (an eighth of the longer side).
+    """
+    if not models:
+        raise ValueError("attribution_across_models needs at least one model")
+    num_keypoints = {model.cfg.num_keypoints for model in models.values()}
+    if len(num_keypoints) != 1:
+        raise ValueError(f"the models predict different numbers of keypoints: {sorted(num_keypoints)}")
+    index = resolve_keypoint(keypoint, num_keypoints.pop(), keypoint_names)
+    name = keypoint_names[index] if keypoint_names else f"keypoint {index}"
+    shape = tuple(image.shape[-2:])
+    radius = float(radius if radius is not None else occlusion_window(shape))
+    results, rows = {}, []
+    for label, model in models.items():
+        if tuple(model.cfg.input_size) != shape:
+            raise ValueError(
+                f"{label}: the crop is {shape}, the model's input_size {tuple(model.cfg.input_size)}"
+            )
+        result = keypoint_attribution(model, image, index, method=method, **options)
+        h, w = model.cfg.heatmap_size
+        peak = (result.peak_xy[0] * shape[1] / w, result.peak_xy[1] * shape[0] / h)
+        results[label] = result
+        rows.append({
+            "model": label,
+            "peak value": result.value,
+            "peak x": peak[0],
+            "peak y": peak[1],
+            "max |attribution|": result.scale,
+            "mass near label": mass_within(result.attribution, point, radius) if point is not None else np.nan,
+            "uniform share near label": disc_share(shape, point, radius) if point is not None else np.nan,
+            "mass near own peak": mass_within(result.attribution, peak, radius),
+            "uniform share near own peak": disc_share(shape, peak, radius),
+            "warning": result.warning() or "",
+        })  # fmt: skip
+    return AttributionComparison(results, pd.DataFrame(rows), method, index, name, point, radius)

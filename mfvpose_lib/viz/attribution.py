@@ -1,22 +1,17 @@
 """Pictures of captum attributions of a keypoint's heatmap peak.
 
-The computations live in :mod:`mfvpose_lib.analysis.attribution` (re-exported here, so
-``from mfvpose_lib.viz.attribution import keypoint_attribution`` keeps working).
+The computations live in :mod:`mfvpose_lib.analysis.attribution`; these functions only draw.
 """
 
 from __future__ import annotations
+
+import textwrap
 
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from mfvpose_lib.analysis.attribution import (  # noqa: F401 - re-exported
-    ATTRIBUTION_METHODS,
-    FLAT_ATTRIBUTION,
-    KeypointAttribution,
-    feature_layer,
-    keypoint_attribution,
-)
+from mfvpose_lib.analysis.attribution import AttributionComparison, KeypointAttribution
 
 SIGNED_METHODS = ("integrated_gradients", "occlusion")
 
@@ -65,4 +60,63 @@ def plot_attribution(
         ax.set_xticks([])
         ax.set_yticks([])
     fig.tight_layout(rect=(0, 0.06 if warning else 0, 1, 1))
+    return fig
+
+
+def plot_attribution_per_model(
+    image: np.ndarray,
+    comparison: AttributionComparison,
+    *,
+    shared_scale: bool = True,
+    cmap: str | None = None,
+    alpha: float = 0.75,
+) -> Figure:
+    """One row per model of :func:`~mfvpose_lib.analysis.attribution.attribution_across_models`:
+    the crop with the label (cyan +) and the model's peak (yellow x), and the attribution drawn
+    over the crop with its colour bar and the disc the table's mass shares are measured in.
+
+    ``shared_scale=True`` divides every map by the largest scale of all rows, so the rows can be
+    compared in size (a row whose map is faint then really attributes less); ``False`` divides each
+    by its own, to compare where the maps lie. Colour scales as :func:`plot_attribution`."""
+    results = comparison.results
+    signed = comparison.method in SIGNED_METHODS
+    largest = max(result.scale for result in results.values()) or 1.0
+    fig, axes = plt.subplots(len(results), 2, figsize=(5.6, 2.9 * len(results)), squeeze=False)
+    table = comparison.table.set_index("model")
+    for (left, right), (label, result) in zip(axes, results.items(), strict=True):
+        peak = comparison.peak_point(label)
+        scale = largest if shared_scale else (result.scale or 1.0)
+        left.imshow(image)
+        left.set_title(f"{label}\npeak {result.value:.3f}", fontsize=8)
+        right.imshow(image, alpha=0.45)
+        shown = result.attribution / scale
+        if signed:
+            im = right.imshow(shown, cmap=cmap or "bwr", vmin=-1, vmax=1, alpha=alpha)
+        else:
+            im = right.imshow(shown, cmap=cmap or "magma", vmin=0, vmax=1, alpha=alpha)
+        bar = fig.colorbar(im, ax=right, fraction=0.046, pad=0.04)
+        bar.set_label(
+            f"/ {scale:.1e} = " + ("max |a| of all rows" if shared_scale else "own max |a|"), fontsize=7
+        )
+        bar.ax.tick_params(labelsize=7)
+        row = table.loc[label]
+        where = "label" if comparison.point is not None else "own peak"
+        center = comparison.point if comparison.point is not None else peak
+        right.add_patch(plt.Circle(center, comparison.radius, fill=False, color="cyan", lw=1, ls="--"))
+        right.set_title(f"scale {result.scale:.1e}; {row[f'mass near {where}']:.0%} of |a| within "
+                        f"{comparison.radius:.0f} px of the {where}\n(evenly spread: "
+                        f"{row[f'uniform share near {where}']:.0%})", fontsize=7)  # fmt: skip
+        if result.warning():
+            right.text(0.5, 0.02, textwrap.fill("WARNING: " + result.warning(), 40), transform=right.transAxes,
+                       ha="center", va="bottom", fontsize=6, color="#b00", backgroundcolor=(1, 1, 1, 0.7))  # fmt: skip
+        for ax in (left, right):
+            if comparison.point is not None:
+                ax.plot(*comparison.point, "c+", ms=10, mew=2)
+            ax.plot(*peak, "yx", ms=7, mew=1.5)
+            ax.set_xticks([])
+            ax.set_yticks([])
+    fig.suptitle(
+        f"{comparison.method.replace('_', ' ')} of {comparison.keypoint_name}, one row per model", fontsize=9
+    )
+    fig.tight_layout()
     return fig

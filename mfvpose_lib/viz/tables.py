@@ -2,10 +2,82 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.text import Annotation, Text
+from matplotlib.transforms import Bbox
 
 from mfvpose_lib.study.setup import is_synthetic_label
+
+#: Directions tried around a point, in this order, at each distance of ``LABEL_DISTANCES``.
+LABEL_DIRECTIONS = ((1, 1), (1, -1), (-1, 1), (-1, -1), (0, 1), (0, -1), (1, 0), (-1, 0))
+#: Offsets (points) of a label from its point; beyond the first a leader line joins them.
+LABEL_DISTANCES = (3, 12, 22, 34, 48, 64, 82, 102)
+_MARKER_HALF_WIDTH = 4  # display pixels around each point that other labels keep clear of
+_HA = {1: "left", 0: "center", -1: "right"}
+_VA = {1: "bottom", 0: "center", -1: "top"}
+
+
+def _overlap_area(a: Bbox, b: Bbox) -> float:
+    width = min(a.x1, b.x1) - max(a.x0, b.x0)
+    height = min(a.y1, b.y1) - max(a.y0, b.y0)
+    return max(width, 0.0) * max(height, 0.0)
+
+
+def _outside_area(box: Bbox, frame: Bbox) -> float:
+    return box.width * box.height - _overlap_area(box, frame)
+
+
+def label_points(
+    ax: Axes, xs: Sequence[float], ys: Sequence[float], labels: Sequence[str], *, fontsize: float = 7,
+    avoid: Sequence[Bbox] = (),
+) -> list[Annotation]:  # fmt: skip
+    """Write each label next to its point where it overlaps no other label, no other point and
+    nothing in ``avoid`` (display boxes, e.g. the legend), and stays inside the axes.
+
+    Labels are placed in the given order, each at the first free offset of ``LABEL_DIRECTIONS`` x
+    ``LABEL_DISTANCES`` (near the point first, further out with a leader line); when none is free,
+    at the one overlapping least. The boxes are the rendered text extents, so call this once the
+    layout is final (after ``tight_layout``); the result is deterministic."""
+    renderer = ax.figure.canvas.get_renderer()
+    ax.get_xlim(), ax.get_ylim()  # settle autoscaling before data are mapped to pixels
+    frame = ax.get_window_extent(renderer)
+    points = ax.transData.transform(np.column_stack([np.asarray(xs, float), np.asarray(ys, float)]))
+    half = _MARKER_HALF_WIDTH
+    markers = [Bbox.from_extents(px - half, py - half, px + half, py + half) for px, py in points]
+    placed: list[Bbox] = []
+    annotations = []
+    for i, (x, y, label) in enumerate(zip(xs, ys, labels, strict=True)):
+        obstacles = placed + list(avoid) + markers[:i] + markers[i + 1 :]
+        probe = ax.annotate(label, (x, y), fontsize=fontsize, xytext=(0, 0), textcoords="offset points")
+        best = None
+        for distance in LABEL_DISTANCES:
+            for ux, uy in LABEL_DIRECTIONS:
+                offset = (ux * distance, uy * distance)
+                probe.set_position(offset)
+                probe.set_ha(_HA[ux])
+                probe.set_va(_VA[uy])
+                probe.update_positions(renderer)
+                box = Text.get_window_extent(probe, renderer)
+                cost = sum(_overlap_area(box, other) for other in obstacles) + _outside_area(box, frame)
+                if best is None or cost < best[0]:
+                    best = (cost, offset, ux, uy, distance, box)
+                if cost == 0:
+                    break
+            if best[0] == 0:
+                break
+        probe.remove()
+        _, offset, ux, uy, distance, box = best
+        leader = None if distance == LABEL_DISTANCES[0] else {"arrowstyle": "-", "color": "0.55", "lw": 0.6,
+                                                              "shrinkA": 1, "shrinkB": 2}  # fmt: skip
+        annotations.append(ax.annotate(label, (x, y), fontsize=fontsize, xytext=offset, textcoords="offset points",
+                                       ha=_HA[ux], va=_VA[uy], arrowprops=leader))  # fmt: skip
+        placed.append(box)
+    return annotations
 
 
 def plot_accuracy_vs_gflops(table: pd.DataFrame, metric: str, *, title: str = ""):
@@ -23,9 +95,6 @@ def plot_accuracy_vs_gflops(table: pd.DataFrame, metric: str, *, title: str = ""
     ax = axes[0, 0]
     x = published["paper GFLOPs"].fillna(published["ours GFLOPs (paper convention)"])
     ax.scatter(x, published[f"paper {metric}"], marker="o", color="tab:blue", label="published")
-    for xi, yi, label, size in zip(x, published[f"paper {metric}"], published["method"], published["input"], strict=True):
-        if pd.notna(xi):
-            ax.annotate(f"{label} {size}", (xi, yi), fontsize=7, xytext=(3, 2), textcoords="offset points")
     on_same = ours[ours["ours data"].isin(same_data)]
     if len(on_same):
         ax.scatter(on_same["ours GFLOPs (paper convention)"], on_same[f"ours {metric}"], marker="x", s=60,
@@ -37,29 +106,42 @@ def plot_accuracy_vs_gflops(table: pd.DataFrame, metric: str, *, title: str = ""
     if other_data:
         ax2 = axes[0, 1]
         synth = ours[ours["ours data"].isin(other_data)]
-        ax2.scatter(synth["ours GFLOPs (paper convention)"], synth[f"ours {metric}"], marker="x", s=60, color="tab:red")
-        for xi, yi, label, origin in zip(synth["ours GFLOPs (paper convention)"], synth[f"ours {metric}"],
-                                         synth["model"], synth["ours origin"], strict=True):  # fmt: skip
-            ax2.annotate(f"{label} ({origin})", (xi, yi), fontsize=7, xytext=(3, 2), textcoords="offset points")
+        ax2.scatter(
+            synth["ours GFLOPs (paper convention)"],
+            synth[f"ours {metric}"],
+            marker="x",
+            s=60,
+            color="tab:red",
+        )
         ax2.set_xlabel("GFLOPs (papers' convention) at the model's input size")
         ax2.set_ylabel(f"{metric} on the built-in synthetic data")
         ax2.set_title("ours: " + "; ".join(other_data), fontsize=8)
     fig.tight_layout()
+    # labels last: their placement is measured in the final layout's pixels
+    shown = x.notna()
+    label_points(ax, x[shown], published[f"paper {metric}"][shown],
+                 [f"{m} {size}" for m, size in zip(published["method"][shown], published["input"][shown], strict=True)],
+                 avoid=[ax.get_legend().get_window_extent()])  # fmt: skip
+    if other_data:
+        label_points(ax2, synth["ours GFLOPs (paper convention)"], synth[f"ours {metric}"],
+                     [f"{m} ({origin})" for m, origin in zip(synth["model"], synth["ours origin"], strict=True)])  # fmt: skip
     return fig
 
 
-def plot_ablation(per_seed: pd.DataFrame, table: pd.DataFrame, *, metric: str = "PCKh@0.5", paper_gain: float | None = None):
+def plot_ablation(
+    per_seed: pd.DataFrame, table: pd.DataFrame, *, metric: str = "PCKh@0.5", paper_gain: float | None = None
+):
     """Left: each seed's score per row (points, lines join a seed across rows) with the row mean.
     Right: each row's paired difference to the baseline with its 95% interval, and the paper's gain."""
-    import numpy as np
-
     order = list(table["row"])
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4))
     pos = {row: i for i, row in enumerate(order)}
     for seed, group in per_seed.groupby("seed"):
         group = group.assign(x=group["row"].map(pos)).sort_values("x")
         ax.plot(group["x"], group[metric], "o-", alpha=0.6, label=f"seed {seed}")
-    ax.scatter(range(len(order)), table[f"{metric} mean"], marker="_", s=600, color="black", label="mean", zorder=3)
+    ax.scatter(
+        range(len(order)), table[f"{metric} mean"], marker="_", s=600, color="black", label="mean", zorder=3
+    )
     ax.set_xticks(range(len(order)), order, rotation=15, fontsize=8)
     ax.set_ylabel(f"{metric} (final weights, flip test)")
     ax.set_title("per seed")
@@ -73,7 +155,13 @@ def plot_ablation(per_seed: pd.DataFrame, table: pd.DataFrame, *, metric: str = 
         ax2.set_xticks(range(len(rest)), rest["row"], rotation=15, fontsize=8)
     ax2.axhline(0, color="grey", lw=0.8)
     if paper_gain is not None:
-        ax2.axhline(paper_gain, color="tab:green", ls="--", lw=1, label=f"paper: MfvPose +{paper_gain:.2f} over TokenPose-L/D6")
+        ax2.axhline(
+            paper_gain,
+            color="tab:green",
+            ls="--",
+            lw=1,
+            label=f"paper: MfvPose +{paper_gain:.2f} over TokenPose-L/D6",
+        )
     ax2.set_ylabel(f"difference to the baseline ({metric})")
     ax2.set_title("against the baseline")
     ax2.legend(fontsize=7)

@@ -38,9 +38,10 @@ import ipywidgets as widgets
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
+from mfvpose_lib.analysis.attribution import ATTRIBUTION_METHODS
 from mfvpose_lib.analysis.inspection import CROP_ORDERS, CropInspector
 from mfvpose_lib.viz.attention import SCALES
-from mfvpose_lib.viz.attribution import ATTRIBUTION_METHODS, plot_attribution
+from mfvpose_lib.viz.attribution import plot_attribution
 from mfvpose_lib.viz.keypoint_tokens import plot_keypoint_heatmaps, plot_token_attention, plot_token_rollout
 from mfvpose_lib.viz.receptive_field import render_dilation
 

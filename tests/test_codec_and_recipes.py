@@ -133,7 +133,7 @@ def test_every_notebook_set_up_at_paper_leaves_user_data_byte_identical(tmp_path
     before = _user_data_root(data)
     notebooks = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
     with_setup = [nb for nb in notebooks if len(_setup_cells(nb)) == 2]
-    assert len(with_setup) >= len(notebooks) - 1  # every notebook but the overview sets up
+    assert len(with_setup) == len(notebooks)  # every notebook sets up with the one call
     for notebook in with_setup:
         params, setup = _setup_cells(notebook)
         scope: dict = {}

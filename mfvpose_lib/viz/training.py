@@ -82,3 +82,21 @@ def plot_predicted_skeletons(predictions, meta, *, count: int = 6, min_score: fl
         fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def plot_metric_against_wall_time(curves, metric: str, title: str = ""):
+    """``metric`` against wall time, one line per run (``curves``: label -> the DataFrame of
+    :func:`mfvpose_lib.analysis.training.metric_against_wall_time`)."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    for label, curve in curves.items():
+        ax.plot(curve["wall_s"] / 60.0, curve[metric], marker="o", label=label)
+    ax.set_xlabel("wall time (min, training + validation)")
+    ax.set_ylabel(metric)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    if title:
+        ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    return fig

@@ -219,3 +219,24 @@ def test_tensorboard_logs_layerscale_and_val_crops(tmp_path):
     assert tags["images"] == ["val_crops/predicted"]
     has_lsw = any(type(m).__name__ == "LayerScale" for m in model.modules())
     assert has_lsw == any(t.startswith("layerscale_mean_abs/") for t in tags["scalars"])
+
+
+def test_cache_images_decodes_every_training_and_validation_image_before_the_loader(tmp_path):
+    from mfvpose_lib.data.synth import ensure_synthetic
+    from mfvpose_lib.engine.train import build_datasets
+    from mfvpose_lib.models import create_model
+    from mfvpose_lib.study.profiles import get_profile
+    from mfvpose_lib.study.runs import config_from_profile
+
+    ensure_synthetic(tmp_path / "data", 3, 2, seed=4)
+    smoke = get_profile("smoke")
+    model = create_model(smoke.for_dataset("coco").model, input_size=(64, 48))
+    for cache in (False, True):
+        config = config_from_profile(smoke, "coco", tmp_path / "data", tmp_path / "run", cache_images=cache)
+        train_set, val_set = build_datasets(config, model)
+        images = {r["image_path"] for r in train_set.records}
+        assert len(train_set._image_cache) == (len(images) if cache else 0)
+        assert len(val_set._image_cache) == (len({r["image_path"] for r in val_set.records}) if cache else 0)
+    # the cached item is the same crop as a freshly decoded one (no augmentation at validation)
+    plain = build_datasets(config_from_profile(smoke, "coco", tmp_path / "data", tmp_path / "run"), model)[1]
+    assert torch.equal(plain[0]["image"], val_set[0]["image"])

@@ -22,11 +22,12 @@ def build_split(
     det_file: str | None = None,
     codec=None,
     augmentation=None,
+    cache_images: bool = False,
 ) -> Dataset:
     """``dataset`` ``split`` under ``data_root`` cut and encoded by ``codec`` (default: the
     codec of the model's family at ``model_cfg``'s sizes); ``train`` switches augmentation on
     (``augmentation``, a ``data.transforms.AugmentationConfig``, replaces the data set's
-    reference recipe)."""
+    reference recipe; ``cache_images`` keeps decoded images in memory)."""
     from mfvpose_lib.data.codec import codec_for_model
     from mfvpose_lib.data.dataset import build_dataset
     from mfvpose_lib.data.spec import get_dataset_spec
@@ -53,4 +54,5 @@ def build_split(
         boxes=boxes,
         det_file=det_file,
         augmentation=augmentation,
+        cache_images=cache_images,
     )

@@ -176,13 +176,16 @@ def build_datasets(config: TrainConfig, model: nn.Module) -> tuple[Dataset, Data
     from mfvpose_lib.engine.data_access import build_split
 
     cfg = unwrap_model(model).cfg
-    common = {"codec": run_codec(config, model)}
+    common = {"codec": run_codec(config, model), "cache_images": config.cache_images}
     train_set = build_split(
         config.data_root, config.dataset, "train", cfg, train=True, augmentation=config.augmentation, **common
     )
     val_set = build_split(
         config.data_root, config.dataset, "val", cfg, train=False, boxes=config.val_boxes, **common
     )
+    if config.cache_images:  # decode now, so every loader worker inherits the filled cache
+        train_set.fill_cache()
+        val_set.fill_cache()
     return train_set, val_set
 
 

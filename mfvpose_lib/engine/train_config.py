@@ -32,6 +32,8 @@ class TrainConfig:
     compile: bool = False
     channels_last: bool = False
     workers: int = 0
+    # decoded images held in memory, filled before the loader forks (the built-in set is small)
+    cache_images: bool = False
     threads: int | None = None  # torch CPU threads; None keeps torch's default (one per core)
     seed: int = 0
     device: str = "auto"

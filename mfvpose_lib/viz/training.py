@@ -95,7 +95,7 @@ def plot_metric_against_wall_time(curves, metric: str, title: str = ""):
     ax.set_xlabel("wall time (min, training + validation)")
     ax.set_ylabel(metric)
     ax.grid(alpha=0.3)
-    ax.legend()
+    ax.legend(loc="lower right", fontsize=8)  # curves rise: the lower right is free
     if title:
         ax.set_title(title, fontsize=9)
     fig.tight_layout()

@@ -36,6 +36,8 @@ import pandas as pd
 import torch
 import torch.nn as nn
 
+from mfvpose_lib.data.codec import heatmap_to_crop, labelled_crop_points
+
 ATTRIBUTION_METHODS = ("saliency", "integrated_gradients", "gradcam", "occlusion")
 
 #: Below this largest |attribution| a map is taken as "the output ignores its input".
@@ -202,17 +204,9 @@ def resolve_keypoint(keypoint: int | str, num_keypoints: int, keypoint_names: Se
 
 def labelled_point(item: dict, keypoint: int) -> tuple[float, float] | None:
     """The labelled (x, y) of ``keypoint`` in crop pixels of a data set item (its ``target`` and
-    ``target_weight``), None where the joint is not labelled; decoded from the target heatmap, as
-    the other pictures mark the label."""
-    from mfvpose_lib.data.codec import decode_heatmaps
-
-    if float(np.asarray(item["target_weight"]).reshape(-1)[keypoint]) <= 0:
-        return None
-    target = np.asarray(item["target"], dtype=np.float32)
-    coords, _ = decode_heatmaps(target[None], method="dark")
-    (in_h, in_w), (h, w) = tuple(item["image"].shape[-2:]), target.shape[-2:]
-    x, y = coords[0, keypoint]
-    return float(x * in_w / w), float(y * in_h / h)
+    ``target_weight``), None where the joint is not labelled."""
+    x, y = labelled_crop_points(item["target"], item["target_weight"], input_size=tuple(item["image"].shape[-2:]))[keypoint]
+    return None if np.isnan(x) else (float(x), float(y))
 
 
 def mass_within(attribution: np.ndarray, center: tuple[float, float], radius: float) -> float:
@@ -297,8 +291,7 @@ def attribution_across_models(
                 f"{label}: the crop is {shape}, the model's input_size {tuple(model.cfg.input_size)}"
             )
         result = keypoint_attribution(model, image, index, method=method, **options)
-        h, w = model.cfg.heatmap_size
-        peak = (result.peak_xy[0] * shape[1] / w, result.peak_xy[1] * shape[0] / h)
+        peak = tuple(float(v) for v in heatmap_to_crop(result.peak_xy, model.cfg.heatmap_size, shape))
         results[label] = result
         rows.append({
             "model": label,

@@ -21,19 +21,10 @@ import torch.nn as nn
 
 from mfvpose_lib.analysis.attention import AttentionRecorder, attention_rollout, keypoint_attention
 from mfvpose_lib.analysis.attribution import KeypointAttribution, keypoint_attribution
-from mfvpose_lib.data.codec import decode_heatmaps
+from mfvpose_lib.data.codec import decode_heatmaps, heatmap_to_crop, labelled_crop_points
 from mfvpose_lib.data.transforms import denormalize
 
 CROP_ORDERS = ("val index", "worst error")
-
-
-def heatmap_to_crop(
-    coords: np.ndarray, heatmap_size: tuple[int, int], input_size: tuple[int, int]
-) -> np.ndarray:
-    """(..., 2) heatmap (x, y) -> crop pixels, HRNet's convention (heatmap pixel i = crop pixel
-    i * stride, the way targets are rendered from ``joints / feat_stride``)."""
-    (h, w), (in_h, in_w) = heatmap_size, input_size
-    return np.asarray(coords, dtype=np.float32) * np.array([in_w / w, in_h / h], dtype=np.float32)
 
 
 @dataclass(frozen=True)
@@ -86,6 +77,10 @@ def _require_keypoint_tokens(model: nn.Module) -> None:
         )
 
 
+def _numpy(value) -> np.ndarray:
+    return value.cpu().numpy() if isinstance(value, torch.Tensor) else np.asarray(value)
+
+
 @torch.no_grad()
 def inspect_crop(
     model: nn.Module,
@@ -121,14 +116,8 @@ def inspect_crop(
     coords, maxvals = decode_heatmaps(heatmaps, method=decode)
     true_points = None
     if target is not None:
-        target = np.asarray(target.cpu() if isinstance(target, torch.Tensor) else target, dtype=np.float32)
-        true_coords, _ = decode_heatmaps(target[None], method=decode)
-        true_points = heatmap_to_crop(true_coords[0], cfg.heatmap_size, cfg.input_size)
-        if target_weight is not None:
-            weight = np.asarray(
-                target_weight.cpu() if isinstance(target_weight, torch.Tensor) else target_weight
-            ).reshape(-1)
-            true_points[weight <= 0] = np.nan
+        true_points = labelled_crop_points(_numpy(target), None if target_weight is None else _numpy(target_weight),
+                                           input_size=cfg.input_size, decode=decode)  # fmt: skip
     return CropInspection(
         image=denormalize(image),
         heatmaps=heatmaps[0],

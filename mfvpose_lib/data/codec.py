@@ -429,3 +429,23 @@ def codec_from_checkpoint(payload: dict[str, Any], model, source: str = "checkpo
         return codec_for_model(model, geometry="hrnet", target="subpixel", target_window=True, decoder="dark",
                                flip_alignment="exact", sigma=float(train_config.get("sigma", 2.0)))  # fmt: skip
     return codec_for_model(model)
+
+
+def heatmap_to_crop(
+    coords: np.ndarray, heatmap_size: tuple[int, int], input_size: tuple[int, int]
+) -> np.ndarray:
+    """(..., 2) heatmap (x, y) -> crop pixels, HRNet's convention (heatmap pixel i = crop pixel
+    i * stride, the way targets are rendered from ``joints / feat_stride``)."""
+    (h, w), (in_h, in_w) = heatmap_size, input_size
+    return np.asarray(coords, dtype=np.float32) * np.array([in_w / w, in_h / h], dtype=np.float32)
+
+
+def labelled_crop_points(target, target_weight=None, *, input_size: tuple[int, int], decode: str = "dark") -> np.ndarray:
+    """(K, 2) labelled (x, y) in crop pixels, decoded from a data set item's (K, h, w) ``target``
+    heatmaps (so they sit where the pictures mark predictions); NaN where ``target_weight`` is 0."""
+    target = np.asarray(target, dtype=np.float32)
+    coords, _ = decode_heatmaps(target[None], method=decode)
+    points = heatmap_to_crop(coords[0], target.shape[-2:], input_size)
+    if target_weight is not None:
+        points[np.asarray(target_weight).reshape(-1) <= 0] = np.nan
+    return points

@@ -168,17 +168,22 @@ def predict_images(
     progress: bool = True,
     draw: bool = True,
     codec=None,
+    precision: str = "auto",
 ) -> PredictOutput:
     """Predict every person of ``images``: detection ``boxes``, one ``box`` (x, y, w, h) per
     image, or (neither given) the whole image as one person. With ``out_dir`` writes
     ``results.json`` (COCO results) and one picture per image with the skeletons drawn.
-    ``codec`` (default: the model family's) sets crop geometry, decoding and flip alignment."""
+    ``codec`` (default: the model family's) sets crop geometry, decoding and flip alignment.
+    ``precision``: ``auto`` runs the hardware's fast path when, on the first batch of crops, it
+    keeps the decoded keypoints within 0.1 heatmap px of fp32 and is faster
+    (:func:`~mfvpose_lib.engine.fast_path.decide_precision`); ``fp32`` the reference path."""
     from mfvpose_lib.data.coco import coco_results
     from mfvpose_lib.data.codec import codec_for_model
     from mfvpose_lib.data.dataset import PoseDataset
     from mfvpose_lib.data.spec import get_meta
     from mfvpose_lib.data.transforms import build_pipeline
     from mfvpose_lib.engine.evaluate import predict
+    from mfvpose_lib.engine.fast_path import check_batch, decide_precision
 
     dataset_name = dataset_for_model(model)
     meta = get_meta(dataset_name)
@@ -194,8 +199,13 @@ def predict_images(
             "codec": codec.to_dict(), "people": len(records), "images": len(paths)}  # fmt: skip
     results: list[dict] = []
     if records:
-        preds = predict(model, data, flip_pairs=meta.flip_pairs, settings=settings, device=device,
-                        batch_size=batch_size, progress=progress)  # fmt: skip
+        decision = decide_precision(model, check_batch(data, batch_size, device), precision=precision,
+                                    decode=codec.decoder)  # fmt: skip
+        info["precision"] = {"path": decision.path.describe(), "used_fast_path": decision.used_fast,
+                             "reason": decision.reason}  # fmt: skip
+        preds = predict(decision.runner(model), data, flip_pairs=meta.flip_pairs, settings=settings, device=device,
+                        batch_size=batch_size, progress=progress, amp_dtype=decision.path.amp_dtype,
+                        channels_last=decision.path.channels_last)  # fmt: skip
         results = coco_results(preds, meta.sigmas_array, settings)
     ids = [image_id_for(p, i) for i, p in enumerate(paths)]
     written: dict[str, Path] = {}

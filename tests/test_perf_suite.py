@@ -78,3 +78,29 @@ def test_projected_schedule_from_the_training_step_rate():
     assert projected["straightforward"] == pytest.approx(300 * COCO_TRAIN_INSTANCES / 1000 / 3600)
     assert projected["fast"] == pytest.approx(projected["straightforward"] / 2)
     assert projected["speedup"] == pytest.approx(2.0)
+
+
+def test_fast_path_verdict_needs_accuracy_and_speed():
+    from mfvpose_lib.engine.fast_path import fast_path_verdict
+
+    assert fast_path_verdict(0.05, 0.2, 0.1)[0]
+    used, why = fast_path_verdict(0.05, 0.1, 0.2)
+    assert not used and "not faster" in why and "reference path" in why
+    used, why = fast_path_verdict(0.5, 0.2, 0.1)
+    assert not used and "beyond the 0.1 px tolerance" in why
+
+
+def test_decide_precision_measures_both_paths_on_the_check_batch():
+    from mfvpose_lib.engine.fast_path import FastPath, decide_precision
+    from mfvpose_lib.models import create_model
+
+    model = create_model("mfvpose_tiny", input_size=(64, 48)).eval()
+    images = torch.randn(2, 3, 64, 48)
+    # fp32 channels_last with folded BatchNorm: exact up to rounding, so only the timing decides
+    fast = FastPath("cpu", "fp32", True, False, "test", fold_batch_norm=True)
+    decision = decide_precision(model, images, fast=fast)
+    assert decision.max_px_change <= 0.01 and decision.check_images == 2
+    assert decision.reference_seconds > 0 and decision.fast_seconds > 0
+    assert decision.used_fast == (decision.fast_seconds < decision.reference_seconds)
+    assert decision.path == (fast if decision.used_fast else decision.path) and "ms against fp32's" in decision.reason
+    assert not model.training and next(model.parameters()).is_contiguous(), "the model is left as it was"

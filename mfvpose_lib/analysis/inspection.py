@@ -23,6 +23,14 @@ from mfvpose_lib.analysis.attention import AttentionRecorder, attention_rollout,
 from mfvpose_lib.analysis.attribution import KeypointAttribution, keypoint_attribution
 from mfvpose_lib.data.codec import decode_heatmaps, heatmap_to_crop, labelled_crop_points
 from mfvpose_lib.data.transforms import denormalize
+from mfvpose_lib.engine.fast_path import (
+    FastPath,
+    PrecisionDecision,
+    autocast,
+    decide_precision,
+    prepare_input,
+    reference_path,
+)
 
 CROP_ORDERS = ("val index", "worst error")
 
@@ -90,8 +98,11 @@ def inspect_crop(
     target: torch.Tensor | np.ndarray | None = None,
     target_weight: torch.Tensor | np.ndarray | None = None,
     decode: str = "dark",
+    path: FastPath | None = None,
 ) -> CropInspection:
     """Run ``model`` once on a normalised crop ``image`` (3, H, W) and record what it did.
+    ``path``: the memory format and autocast to run it under (default: fp32, as it is); ``model``
+    is then the module prepared for it (:meth:`PrecisionDecision.runner`).
 
     The model runs in eval mode (restored afterwards) on the device of its parameters.
     ``target``/``target_weight`` (the data set's (K, h, w) and (K, 1)) add the labelled
@@ -109,8 +120,9 @@ def inspect_crop(
     was_training = model.training
     model.eval()
     try:
-        with AttentionRecorder(model) as recorder:
-            heatmaps = model(image[None].to(device)).float().cpu().numpy()
+        path = path or reference_path(device.type)
+        with AttentionRecorder(model) as recorder, autocast(path):
+            heatmaps = model(prepare_input(image[None].to(device), path)).float().cpu().numpy()
     finally:
         model.train(was_training)
     coords, maxvals = decode_heatmaps(heatmaps, method=decode)
@@ -147,6 +159,7 @@ class CropInspector:
         decode: str = "dark",
         attribution_steps: int = 16,
         indices: Sequence[int] | None = None,
+        precision: str = "auto",
     ) -> None:
         _require_keypoint_tokens(model)
         if len(items) == 0:
@@ -159,23 +172,39 @@ class CropInspector:
         self.keypoint_names = tuple(keypoint_names)
         self.decode = decode
         self.attribution_steps = attribution_steps
+        self.precision = precision
+        self._decision: PrecisionDecision | None = None
+        self._runner: nn.Module | None = None
         self._inspections: dict[int, CropInspection] = {}
         self._attributions: dict[tuple[int, int, str], KeypointAttribution] = {}
 
     def __len__(self) -> int:
         return len(self.items)
 
+    @property
+    def decision(self) -> PrecisionDecision:
+        """Which path the forward passes run on: decided once, on the first crop at batch 1, by
+        :func:`~mfvpose_lib.engine.fast_path.decide_precision` (attributions stay fp32)."""
+        if self._decision is None:
+            device = next(self.model.parameters()).device
+            first = self.items[0]["image"][None].to(device)
+            self._decision = decide_precision(self.model, first, precision=self.precision, decode=self.decode)
+            self._runner = self._decision.runner(self.model, first)
+        return self._decision
+
     def __getitem__(self, sample: int) -> CropInspection:
         sample = range(len(self.items))[sample]
         if sample not in self._inspections:
             item = self.items[sample]
+            path = self.decision.path
             self._inspections[sample] = inspect_crop(
-                self.model,
+                self._runner,
                 item["image"],
                 keypoint_names=self.keypoint_names,
                 target=item.get("target"),
                 target_weight=item.get("target_weight"),
                 decode=self.decode,
+                path=path,
             )
         return self._inspections[sample]
 

@@ -29,15 +29,16 @@ def add_arguments(parser) -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--workers", type=int, default=0)
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--amp", choices=["off", "auto", "bf16", "fp16"], default="off")
+    parser.add_argument("--amp", choices=["off", "auto", "bf16", "fp16"], default=None,
+                        help="a fixed autocast instead of --precision (off: fp32 without the check)")  # fmt: skip
     parser.add_argument(
-        "--precision", choices=["auto", "fp32"], default=None,
-        help="auto: the hardware's fast path when a check batch keeps decoded keypoints within 0.1 px "
-        "of fp32; fp32: the reference path (default: as --amp says)",
+        "--precision", choices=["auto", "fp32"], default="auto",
+        help="auto (default): the hardware's fast path when a check batch keeps decoded keypoints "
+        "within 0.1 px of fp32 and runs faster; fp32: the reference path",
     )  # fmt: skip
     parser.add_argument(
         "--compare-precision", action="store_true",
-        help="with --precision auto: also evaluate at fp32 and print both scores",
+        help="when the fast path was chosen: also evaluate at fp32 and print both scores",
     )  # fmt: skip
     parser.add_argument("--out", required=True, help="folder for results.json and metrics.json")
 
@@ -50,11 +51,12 @@ def run(args) -> int:
                                 shift=args.shift, decode=args.decode, flip_alignment=args.flip_alignment)  # fmt: skip
         result = evaluate_checkpoint(
             args.checkpoint, args.data, settings, device=args.device, batch_size=args.batch_size,
-            workers=args.workers, amp=args.amp, out_dir=args.out, det_file=args.det_file,
-            precision=args.precision,
+            workers=args.workers, amp=args.amp or "off", out_dir=args.out, det_file=args.det_file,
+            precision=None if args.amp is not None else args.precision,
         )  # fmt: skip
         reference = None
-        if args.compare_precision and args.precision == "auto":
+        chosen = result.settings.get("precision") or {}
+        if args.compare_precision and chosen.get("used_fast_path"):
             reference = evaluate_checkpoint(
                 args.checkpoint, args.data, settings, device=args.device, batch_size=args.batch_size,
                 workers=args.workers, det_file=args.det_file, precision="fp32", progress=False,
@@ -63,7 +65,6 @@ def run(args) -> int:
         print(f"mfvpose evaluate: {err}", file=sys.stderr)
         return 2
     print(result.table())
-    chosen = result.settings.get("precision")
     if chosen:
         print(f"precision: {chosen['path']}")
         print(f"  {chosen['reason']}")

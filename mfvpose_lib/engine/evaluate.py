@@ -372,10 +372,10 @@ def evaluate_checkpoint(
 
         if amp != "off":
             raise ValueError(f"give either precision={precision!r} or amp={amp!r}, not both")
-        decision = decide_eval_precision(model, dataset, torch_device, precision=precision, decode=settings.decode or codec.decoder)
+        decision = decide_eval_precision(model, dataset, torch_device, precision=precision,
+                                         check_images=batch_size, decode=settings.decode or codec.decoder)  # fmt: skip
         amp_dtype, channels_last = decision.path.amp_dtype, decision.path.channels_last
-        if channels_last:
-            model = model.to(memory_format=torch.channels_last)
+        model = decision.runner(model)  # folded and in the path's memory format where fast
     result = evaluate_model(model, dataset, settings, device=torch_device, batch_size=batch_size, workers=workers,
                             amp_dtype=amp_dtype, channels_last=channels_last, progress=progress)  # fmt: skip
     if decision is not None:
@@ -383,6 +383,7 @@ def evaluate_checkpoint(
             "asked": precision, "path": decision.path.describe(), "used_fast_path": decision.used_fast,
             "max_px_change_on_check": decision.max_px_change, "check_images": decision.check_images,
             "tolerance_px": decision.tolerance_px, "reason": decision.reason,
+            "check_batch_seconds": {"fp32": decision.reference_seconds, "fast": decision.fast_seconds},
         }  # fmt: skip
     result.settings["checkpoint"] = str(checkpoint)
     ckpt_info = _checkpoint_summary(checkpoint)

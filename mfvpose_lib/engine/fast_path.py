@@ -9,18 +9,27 @@ flags; ``select_fast_path(device)`` reads the real machine. The rules:
 * CPU without it: fp32 and channels_last (emulated bf16 is slower than fp32);
 * CUDA: bf16 autocast where the GPU supports it, else fp16, channels_last and ``torch.compile``.
 
+Every fast inference path also folds BatchNorm into the convolution before it
+(:mod:`mfvpose_lib.models.folding`): exact up to rounding, and a tenth of ``mfvpose_b``'s CPU time.
+
 ``torch.compile`` is left off on CPU unless the caller has measured that it pays
 (``compile_pays=True``): for these small models compilation costs minutes of a 2-core machine.
 
-``use_fast_path(model, path, device)`` is the one helper evaluation, prediction and widgets call:
-a context manager that puts the model in the chosen memory format and runs its body under the
-chosen autocast. ``decode_keypoints`` is the one place this module (and the benchmark suite)
+``inference_model(model, path)`` is the model to run for inference on a path (for a fast path an
+eval-mode copy, folded, in the path's memory format, compiled where the path says);
+``use_fast_path(model, path)`` runs a body with it under the path's autocast.
+``decide_precision`` is what ``--precision auto`` of evaluation, prediction and the widgets
+calls: on a check batch it runs both paths and takes the fast one only when it moves no decoded
+keypoint more than 0.1 heatmap px and is measured faster. ``decode_keypoints`` is the one place this module (and the benchmark suite)
 decodes heatmaps, through the codec's public ``decode_heatmaps``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
+import time
+import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,14 +50,22 @@ class FastPath:
     channels_last: bool
     compile: bool
     reason: str
+    fold_batch_norm: bool = False  # inference only: BatchNorm folded into the conv before it
 
     @property
     def amp_dtype(self) -> torch.dtype | None:
         """The autocast dtype (None: full precision), as ``evaluate_model`` takes it."""
         return {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[self.precision]
 
+    @property
+    def is_reference(self) -> bool:
+        """Nothing to change from the straightforward path."""
+        return not (self.amp_dtype or self.channels_last or self.compile or self.fold_batch_norm)
+
     def describe(self) -> str:
         parts = [self.precision, "channels_last" if self.channels_last else "contiguous"]
+        if self.fold_batch_norm:
+            parts.append("BatchNorm folded")
         if self.compile:
             parts.append("torch.compile")
         return f"{self.device_type}: {' + '.join(parts)} ({self.reason})"
@@ -88,7 +105,7 @@ def choose_fast_path(
         bf16 = bool(cuda_bf16_supported)
         return FastPath(
             "cuda", "bf16" if bf16 else "fp16", True, True,
-            "GPU supports bf16" if bf16 else "GPU without bf16 support: fp16 autocast",
+            "GPU supports bf16" if bf16 else "GPU without bf16 support: fp16 autocast", fold_batch_norm=True,
         )  # fmt: skip
     if device_type != "cpu":
         return FastPath(device_type, "fp32", False, False, f"no fast path known for {device_type!r}")
@@ -105,7 +122,7 @@ def choose_fast_path(
         precision = "fp32"
     if compile_pays:
         reason += "; torch.compile measured to pay"
-    return FastPath("cpu", precision, True, bool(compile_pays), reason)
+    return FastPath("cpu", precision, True, bool(compile_pays), reason, fold_batch_norm=True)
 
 
 def read_cpu_info(path: str | Path = "/proc/cpuinfo") -> dict[str, object]:
@@ -140,7 +157,7 @@ def select_fast_path(device: torch.device | str = "cpu", *, compile_pays: bool =
 
 def prepare_model(model: nn.Module, path: FastPath) -> nn.Module:
     """``model`` in the path's memory format, compiled when the path says so (in place for the
-    memory format; the compiled wrapper shares the weights)."""
+    memory format; the compiled wrapper shares the weights). For training as well as inference."""
     model.to(memory_format=torch.channels_last if path.channels_last else torch.contiguous_format)
     return torch.compile(model) if path.compile else model
 
@@ -151,6 +168,31 @@ def prepare_input(images: torch.Tensor, path: FastPath) -> torch.Tensor:
     )
 
 
+def example_input(model: nn.Module, batch: int = 1) -> torch.Tensor:
+    """A random input of the model's crop size on the device of its parameters."""
+    height, width = model.cfg.input_size
+    return torch.randn(batch, 3, height, width, device=next(model.parameters()).device)
+
+
+def inference_model(model: nn.Module, path: FastPath, example: torch.Tensor | None = None) -> nn.Module:
+    """The module to run for inference on ``path``: ``model`` itself (eval mode) on the reference
+    path; otherwise an eval-mode copy, BatchNorm folded (checked on ``example``, default a random
+    crop), in the path's memory format and compiled where the path says. ``model`` is untouched."""
+    from mfvpose_lib.models.folding import FoldingError, fold_batch_norms
+
+    if path.is_reference:
+        return model.eval()
+    runner = None
+    if path.fold_batch_norm:
+        try:
+            runner = fold_batch_norms(model, example_input(model) if example is None else example[:1])
+        except FoldingError as err:
+            warnings.warn(f"BatchNorm left unfolded: {err}", stacklevel=2)
+    if runner is None:
+        runner = copy.deepcopy(model).eval()
+    return prepare_model(runner, path)
+
+
 def autocast(path: FastPath):
     """The autocast context of ``path`` (a no-op context at fp32)."""
     dtype = path.amp_dtype
@@ -158,22 +200,18 @@ def autocast(path: FastPath):
 
 
 @contextlib.contextmanager
-def use_fast_path(model: nn.Module, path: FastPath) -> Iterator[nn.Module]:
-    """Run the body with ``model`` in ``path``'s memory format and under its autocast; yields
-    the model to call (compiled when the path says so); the memory format is restored after."""
-    runner = prepare_model(model, path)
-    try:
-        with autocast(path):
-            yield runner
-    finally:
-        if path.channels_last:
-            model.to(memory_format=torch.contiguous_format)
+def use_fast_path(model: nn.Module, path: FastPath, example: torch.Tensor | None = None) -> Iterator[nn.Module]:
+    """Run the body under ``path``'s autocast; yields the module to call
+    (:func:`inference_model`)."""
+    runner = inference_model(model, path, example)
+    with autocast(path):
+        yield runner
 
 
 @torch.no_grad()
 def run_model(model: nn.Module, images: torch.Tensor, path: FastPath) -> torch.Tensor:
     """Heatmaps of ``images`` under ``path``, as fp32 contiguous (for comparison and decoding)."""
-    with use_fast_path(model, path) as runner:
+    with use_fast_path(model, path, images) as runner:
         out = runner(prepare_input(images, path))
     return out.float().contiguous()
 
@@ -212,7 +250,7 @@ def output_agreement(reference: torch.Tensor, fast: torch.Tensor, decode: str = 
 
 @dataclass(frozen=True)
 class PrecisionDecision:
-    """What ``--precision auto`` chose for an evaluation, with the check that decided it."""
+    """What ``--precision auto`` chose, with the check that decided it."""
 
     path: FastPath
     used_fast: bool
@@ -220,6 +258,85 @@ class PrecisionDecision:
     check_images: int
     tolerance_px: float
     reason: str
+    reference_seconds: float | None = None  # one timed call of each path on the check batch
+    fast_seconds: float | None = None
+
+    def runner(self, model: nn.Module, example: torch.Tensor | None = None) -> nn.Module:
+        """The module to run on the chosen path (:func:`inference_model`)."""
+        return inference_model(model, self.path, example)
+
+
+def _timed_heatmaps(runner: nn.Module, images: torch.Tensor, path: FastPath) -> tuple[torch.Tensor, float]:
+    """Heatmaps of a warm-up call and the seconds of a second, timed call."""
+    x = prepare_input(images, path)
+    with torch.no_grad(), autocast(path):
+        out = runner(x)
+        if x.device.type == "cuda":
+            torch.cuda.synchronize(x.device)
+        start = time.perf_counter()
+        runner(x)
+        if x.device.type == "cuda":
+            torch.cuda.synchronize(x.device)
+        seconds = time.perf_counter() - start
+    return out.float().contiguous(), seconds
+
+
+def decide_precision(
+    model: nn.Module,
+    images: torch.Tensor,
+    *,
+    precision: str = "auto",
+    decode: str = "dark",
+    tolerance_px: float = 0.1,
+    fast: FastPath | None = None,
+) -> PrecisionDecision:
+    """``fp32``: the reference path. ``auto``: the hardware's fast path (or ``fast``) when, on
+    the check batch ``images`` (on the model's device), it moves no decoded keypoint more than
+    ``tolerance_px`` heatmap pixels from fp32 **and** is measured faster than fp32 at that batch
+    size; otherwise the reference path. Both paths run twice (a warm-up and a timed call)."""
+    device = images.device
+    ref = reference_path(device.type)
+    if precision == "fp32":
+        return PrecisionDecision(ref, False, None, 0, tolerance_px, "--precision fp32: reference path forced")
+    if precision != "auto":
+        raise ValueError(f"precision must be 'auto' or 'fp32', got {precision!r}")
+    fast = fast or select_fast_path(device)
+    if fast.is_reference:
+        return PrecisionDecision(ref, False, 0.0, 0, tolerance_px, f"fast path is the reference: {fast.reason}")
+    n = len(images)
+    if n == 0:
+        return PrecisionDecision(ref, False, None, 0, tolerance_px, "no check images: reference path")
+    was_training = model.training
+    try:
+        ref_out, ref_s = _timed_heatmaps(inference_model(model, ref), images, ref)
+        fast_out, fast_s = _timed_heatmaps(inference_model(model, fast, images), images, fast)
+    finally:
+        model.train(was_training)
+    moved = output_agreement(ref_out, fast_out, decode)["max_px_change"]
+    used, verdict = fast_path_verdict(moved, ref_s, fast_s, tolerance_px)
+    reason = f"{fast.describe()}; on {n} check images {verdict}"
+    return PrecisionDecision(fast if used else ref, used, moved, n, tolerance_px, reason, ref_s, fast_s)
+
+
+def fast_path_verdict(moved_px: float, reference_seconds: float, fast_seconds: float,
+                      tolerance_px: float = 0.1) -> tuple[bool, str]:  # fmt: skip
+    """Whether to take the fast path (accurate within ``tolerance_px`` and faster), and why."""
+    accurate, faster = moved_px <= tolerance_px, fast_seconds < reference_seconds
+    used = accurate and faster
+    return used, (
+        f"the decoded keypoints moved at most {moved_px:.3f} heatmap px ({'within' if accurate else 'beyond'} "
+        f"the {tolerance_px} px tolerance) and a batch took {1000 * fast_seconds:.1f} ms against fp32's "
+        f"{1000 * reference_seconds:.1f} ms ({reference_seconds / fast_seconds:.2f}x{'' if faster else ', not faster'}): "
+        f"{'fast path' if used else 'reference path'}"
+    )
+
+
+def check_batch(dataset, count: int, device: torch.device | str) -> torch.Tensor:
+    """The images of the first ``count`` items of ``dataset``, stacked on ``device``."""
+    n = min(count, len(dataset))
+    if n == 0:
+        return torch.zeros(0)
+    return torch.stack([dataset[i]["image"] for i in range(n)]).to(device)
 
 
 def decide_eval_precision(
@@ -232,35 +349,9 @@ def decide_eval_precision(
     check_images: int = 32,
     tolerance_px: float = 0.1,
 ) -> PrecisionDecision:
-    """``fp32``: the reference path. ``auto``: the hardware's fast path when, on the first
-    ``check_images`` items of ``dataset``, it moves no decoded keypoint more than
-    ``tolerance_px`` heatmap pixels from fp32; otherwise the reference path."""
-    device = torch.device(device)
-    ref = reference_path(device.type)
+    """:func:`decide_precision` on the first ``check_images`` items of ``dataset`` (the
+    evaluation's batch size)."""
     if precision == "fp32":
-        return PrecisionDecision(ref, False, None, 0, tolerance_px, "--precision fp32: reference path forced")
-    if precision != "auto":
-        raise ValueError(f"precision must be 'auto' or 'fp32', got {precision!r}")
-    fast = select_fast_path(device)
-    if fast.precision == "fp32" and not fast.channels_last and not fast.compile:
-        return PrecisionDecision(
-            ref, False, 0.0, 0, tolerance_px, f"fast path is the reference: {fast.reason}"
-        )
-    n = min(check_images, len(dataset))
-    if n == 0:
-        return PrecisionDecision(ref, False, None, 0, tolerance_px, "empty dataset: reference path")
-    images = torch.stack([dataset[i]["image"] for i in range(n)]).to(device)
-    was_training = model.training
-    model.eval()
-    try:
-        agreement = output_agreement(run_model(model, images, ref), run_model(model, images, fast), decode)
-    finally:
-        model.train(was_training)
-    moved = agreement["max_px_change"]
-    used = moved <= tolerance_px
-    verdict = "within" if used else "beyond"
-    reason = (
-        f"{fast.describe()}; on {n} check images the decoded keypoints moved at most {moved:.3f} heatmap px, "
-        f"{verdict} the {tolerance_px} px tolerance"
-    )
-    return PrecisionDecision(fast if used else ref, used, moved, n, tolerance_px, reason)
+        return decide_precision(model, torch.zeros(0, device=device), precision="fp32", tolerance_px=tolerance_px)
+    images = check_batch(dataset, check_images, device)
+    return decide_precision(model, images.to(device), precision=precision, decode=decode, tolerance_px=tolerance_px)

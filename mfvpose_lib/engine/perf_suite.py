@@ -33,6 +33,7 @@ import torch
 from mfvpose_lib.engine.fast_path import (
     FastPath,
     autocast,
+    inference_model,
     output_agreement,
     prepare_input,
     prepare_model,
@@ -163,8 +164,7 @@ def inference_rows(name: str, input_size: Sequence[int], device: torch.device, f
 
     dev = device.type
     ref_model = _build(name, input_size, device).eval()
-    fast_model = copy.deepcopy(ref_model).eval()  # same weights
-    runner = prepare_model(fast_model, fast)
+    runner = inference_model(ref_model, fast)  # a copy: same weights, BatchNorm folded where the path says
     gmacs = complexity_of(name, tuple(input_size)).gmacs
     fast_peak = peaks.get(
         "bf16" if fast.precision in ("bf16", "fp16") else "fp32", peaks.get("fp32", float("nan"))
@@ -424,8 +424,9 @@ def run_suite(
     )
     batches = list(batches) if batches is not None else ([1, 16] if quick else [1, 32])
     train_batch = train_batch or 16
-    repeats = repeats or (2 if quick else 5)
-    warmup = 1 if warmup is None else warmup
+    # oneDNN builds its kernels on the first calls of each shape: two warm-ups before timing
+    repeats = repeats or (3 if quick else 5)
+    warmup = 2 if warmup is None else warmup
     fast = select_fast_path(dev)
     env = environment()
     log("environment: " + ", ".join(f"{k}={v}" for k, v in env.items()))
@@ -476,15 +477,14 @@ def cpu_profile_train_rows(
     """The training step at the cpu profile's own model, input size, batch and threads."""
     from mfvpose_lib.study.profiles import get_profile
 
-    profile = get_profile("cpu")
+    coco = get_profile("cpu").for_dataset("coco")
     threads = torch.get_num_threads()
-    if profile.threads:
-        torch.set_num_threads(profile.threads)
+    if coco.threads:
+        torch.set_num_threads(coco.threads)
     try:
-        coco = profile.for_dataset("coco")
         return train_step_rows(coco.model, coco.input_size, torch.device("cpu"), fast,
-                               batch=profile.batch_size, warmup=warmup, repeats=repeats,
-                               benchmark=f"train_step_cpu_profile_{profile.threads or threads}t", log=log)  # fmt: skip
+                               batch=coco.batch_size, warmup=warmup, repeats=repeats,
+                               benchmark=f"train_step_cpu_profile_{coco.threads or threads}t", log=log)  # fmt: skip
     finally:
         torch.set_num_threads(threads)
 

@@ -168,3 +168,23 @@ def test_paper_profile_warns_without_an_imagenet_backbone(synth_root, tmp_path, 
     err = capsys.readouterr().err
     assert "WARNING" in err and "ImageNet" in err
     assert json.loads((tmp_path / "paper" / "config.json").read_text())["config"]["pretrained"] is None
+
+
+def test_evaluate_decides_its_precision_and_compares_both_paths(synth_root, coco_run, tmp_path, capsys):
+    out = tmp_path / "eval"
+    code = main(["evaluate", "--checkpoint", str(coco_run / "best.pt"), "--data", str(synth_root), "--dataset",
+                 "coco", "--out", str(out), "--device", "cpu", "--compare-precision"])  # fmt: skip
+    assert code == 0
+    printed = capsys.readouterr().out
+    chosen = json.loads((out / "metrics.json").read_text())["settings"]["precision"]
+    assert chosen["asked"] == "auto" and "reason" in chosen
+    if chosen["path"].startswith("cpu: fp32 + contiguous"):  # the check kept the reference path
+        assert not chosen["used_fast_path"]
+    assert "compared: fp32" in printed and "AP: fp32" in printed and "fast path" in printed
+
+
+def test_precision_fast_is_the_hardware_path_unchecked():
+    from mfvpose_lib.engine.fast_path import decide_precision, select_fast_path
+
+    decision = decide_precision(torch.nn.Identity(), torch.zeros(1, 3, 4, 4), precision="fast")
+    assert decision.path == select_fast_path("cpu") and decision.check_images == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 
 HELP = "COCO AP / MPII PCKh of a checkpoint (writes results.json and metrics.json)"
 
@@ -32,13 +33,13 @@ def add_arguments(parser) -> None:
     parser.add_argument("--amp", choices=["off", "auto", "bf16", "fp16"], default=None,
                         help="a fixed autocast instead of --precision (off: fp32 without the check)")  # fmt: skip
     parser.add_argument(
-        "--precision", choices=["auto", "fp32"], default="auto",
+        "--precision", choices=["auto", "fp32", "fast"], default="auto",
         help="auto (default): the hardware's fast path when a check batch keeps decoded keypoints "
-        "within 0.1 px of fp32 and runs faster; fp32: the reference path",
+        "within 0.1 px of fp32 and runs faster; fp32: the reference path; fast: the fast path unchecked",
     )  # fmt: skip
     parser.add_argument(
         "--compare-precision", action="store_true",
-        help="when the fast path was chosen: also evaluate at fp32 and print both scores",
+        help="also evaluate on the reference path and on the fast path, and print both scores and times",
     )  # fmt: skip
     parser.add_argument("--out", required=True, help="folder for results.json and metrics.json")
 
@@ -54,13 +55,16 @@ def run(args) -> int:
             workers=args.workers, amp=args.amp or "off", out_dir=args.out, det_file=args.det_file,
             precision=None if args.amp is not None else args.precision,
         )  # fmt: skip
-        reference = None
         chosen = result.settings.get("precision") or {}
-        if args.compare_precision and chosen.get("used_fast_path"):
-            reference = evaluate_checkpoint(
-                args.checkpoint, args.data, settings, device=args.device, batch_size=args.batch_size,
-                workers=args.workers, det_file=args.det_file, precision="fp32", progress=False,
-            )  # fmt: skip
+        compared = {}
+        if args.compare_precision:
+            for path in ("fp32", "fast"):
+                start = time.perf_counter()
+                run = evaluate_checkpoint(
+                    args.checkpoint, args.data, settings, device=args.device, batch_size=args.batch_size,
+                    workers=args.workers, det_file=args.det_file, precision=path, progress=False,
+                )  # fmt: skip
+                compared[path] = (run, time.perf_counter() - start)
     except (FileNotFoundError, ValueError, KeyError) as err:
         print(f"mfvpose evaluate: {err}", file=sys.stderr)
         return 2
@@ -68,9 +72,11 @@ def run(args) -> int:
     if chosen:
         print(f"precision: {chosen['path']}")
         print(f"  {chosen['reason']}")
-    if reference is not None:
-        fast_m, ref_m = result.flat_metrics(), reference.flat_metrics()
-        for key in [k for k in fast_m if k in ref_m][:4]:
-            print(f"  {key}: chosen path {fast_m[key]:.4f}, fp32 {ref_m[key]:.4f}")
+    if compared:
+        (ref, ref_s), (fast, fast_s) = compared["fp32"], compared["fast"]
+        print(f"compared: fp32 {ref_s:.1f} s, fast path {fast_s:.1f} s ({fast.settings['precision']['path']})")
+        ref_m, fast_m = ref.flat_metrics(), fast.flat_metrics()
+        for key in [k for k in ref_m if k in fast_m][:4]:
+            print(f"  {key}: fp32 {ref_m[key]:.4f}, fast path {fast_m[key]:.4f} ({fast_m[key] - ref_m[key]:+.4f})")
     print(f"wrote {args.out}/results.json and {args.out}/metrics.json")
     return 0

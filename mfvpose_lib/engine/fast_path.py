@@ -39,6 +39,7 @@ import torch
 from torch import nn
 
 NATIVE_BF16_FLAGS = ("amx_bf16", "avx512_bf16")
+PRECISIONS = ("auto", "fp32", "fast")  # what --precision accepts
 
 
 @dataclass(frozen=True)
@@ -290,17 +291,21 @@ def decide_precision(
     tolerance_px: float = 0.1,
     fast: FastPath | None = None,
 ) -> PrecisionDecision:
-    """``fp32``: the reference path. ``auto``: the hardware's fast path (or ``fast``) when, on
-    the check batch ``images`` (on the model's device), it moves no decoded keypoint more than
-    ``tolerance_px`` heatmap pixels from fp32 **and** is measured faster than fp32 at that batch
-    size; otherwise the reference path. Both paths run twice (a warm-up and a timed call)."""
+    """``fp32``: the reference path. ``fast``: the hardware's fast path (or ``fast``), unchecked.
+    ``auto``: the fast path when, on the check batch ``images`` (on the model's device), it moves
+    no decoded keypoint more than ``tolerance_px`` heatmap pixels from fp32 **and** is measured
+    faster than fp32 at that batch size; otherwise the reference path. Both paths run twice (a
+    warm-up and a timed call)."""
     device = images.device
     ref = reference_path(device.type)
     if precision == "fp32":
         return PrecisionDecision(ref, False, None, 0, tolerance_px, "--precision fp32: reference path forced")
-    if precision != "auto":
-        raise ValueError(f"precision must be 'auto' or 'fp32', got {precision!r}")
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     fast = fast or select_fast_path(device)
+    if precision == "fast":
+        return PrecisionDecision(fast, not fast.is_reference, None, 0, tolerance_px,
+                                 f"--precision fast: {fast.describe()}, unchecked")  # fmt: skip
     if fast.is_reference:
         return PrecisionDecision(ref, False, 0.0, 0, tolerance_px, f"fast path is the reference: {fast.reason}")
     n = len(images)

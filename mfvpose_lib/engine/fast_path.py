@@ -5,7 +5,8 @@
 flags; ``select_fast_path(device)`` reads the real machine. The rules:
 
 * CPU with native bf16 (``amx_bf16`` or ``avx512_bf16``, and oneDNN present): bf16 autocast and
-  channels_last;
+  channels_last (measured on both kinds: AMX, and AMD Zen 4's avx512_bf16 without AMX, where the
+  paper-size models still run 1.9-2.5x fp32 at batch 16; ``figures/bench/``);
 * CPU without it: fp32 and channels_last (emulated bf16 is slower than fp32);
 * CUDA: bf16 autocast where the GPU supports it, else fp16, channels_last and ``torch.compile``.
 
@@ -15,22 +16,21 @@ Every fast inference path also folds BatchNorm into the convolution before it
 ``torch.compile`` is left off on CPU unless the caller has measured that it pays
 (``compile_pays=True``): for these small models compilation costs minutes of a 2-core machine.
 
-``inference_model(model, path)`` is the model to run for inference on a path (for a fast path an
-eval-mode copy, folded, in the path's memory format, compiled where the path says);
-``use_fast_path(model, path)`` runs a body with it under the path's autocast.
+``inference_model(model, path)`` is the module to run for inference on a path: for a fast path
+an eval-mode copy, BatchNorm folded, in the path's memory format, compiled where the path says.
 ``decide_precision`` is what ``--precision auto`` of evaluation, prediction and the widgets
 calls: on a check batch it runs both paths and takes the fast one only when it moves no decoded
-keypoint more than 0.1 heatmap px and is measured faster. ``decode_keypoints`` is the one place this module (and the benchmark suite)
-decodes heatmaps, through the codec's public ``decode_heatmaps``.
+keypoint more than 0.1 heatmap px and is measured faster. ``decode_keypoints`` is the one place
+this module (and the benchmark suite) decodes heatmaps, through the codec's public
+``decode_heatmaps``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import time
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -200,23 +200,6 @@ def autocast(path: FastPath):
     return torch.autocast(path.device_type, dtype=dtype or torch.float32, enabled=dtype is not None)
 
 
-@contextlib.contextmanager
-def use_fast_path(model: nn.Module, path: FastPath, example: torch.Tensor | None = None) -> Iterator[nn.Module]:
-    """Run the body under ``path``'s autocast; yields the module to call
-    (:func:`inference_model`)."""
-    runner = inference_model(model, path, example)
-    with autocast(path):
-        yield runner
-
-
-@torch.no_grad()
-def run_model(model: nn.Module, images: torch.Tensor, path: FastPath) -> torch.Tensor:
-    """Heatmaps of ``images`` under ``path``, as fp32 contiguous (for comparison and decoding)."""
-    with use_fast_path(model, path, images) as runner:
-        out = runner(prepare_input(images, path))
-    return out.float().contiguous()
-
-
 def decode_keypoints(heatmaps: torch.Tensor | np.ndarray, method: str = "dark") -> np.ndarray:
     """Keypoints in heatmap pixels (N, K, 2): the one place the fast path decodes."""
     from mfvpose_lib.data.codec import decode_heatmaps
@@ -356,7 +339,7 @@ def decide_eval_precision(
 ) -> PrecisionDecision:
     """:func:`decide_precision` on the first ``check_images`` items of ``dataset`` (the
     evaluation's batch size)."""
-    if precision == "fp32":
-        return decide_precision(model, torch.zeros(0, device=device), precision="fp32", tolerance_px=tolerance_px)
+    if precision in ("fp32", "fast"):  # no check to run
+        return decide_precision(model, torch.zeros(0, device=device), precision=precision, tolerance_px=tolerance_px)
     images = check_batch(dataset, check_images, device)
     return decide_precision(model, images.to(device), precision=precision, decode=decode, tolerance_px=tolerance_px)

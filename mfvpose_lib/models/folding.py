@@ -7,11 +7,10 @@ of ``mfvpose_b``'s CPU inference time) and lets the convolution's bias add happe
 
 The pairs are found by running the model once on an example input: a BatchNorm whose input is
 the output tensor of a ``Conv2d`` (or, as in SimpleBaseline's head, a ``ConvTranspose2d``) is
-that convolution's. This follows the real data flow rather
-than module names, so it works for every model here; a convolution whose output is also used
-elsewhere (never the case in these models) would change the result, which is why the folded
-model is checked against the original on the same input and :class:`FoldingError` raised when
-they disagree.
+that convolution's. This follows the real data flow rather than module names, so it works for
+every model here. A convolution whose output is also used elsewhere (never the case in these
+models) would change the result; that is why the folded model is checked against the original on
+the same input, and :class:`FoldingError` raised when they disagree.
 """
 
 from __future__ import annotations

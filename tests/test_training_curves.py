@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -40,3 +41,22 @@ def test_plot_has_one_line_per_run():
               "b": metric_against_wall_time(_history(5.0, {2: 0.2, 4: 0.4}), "AP")}  # fmt: skip
     fig = plot_metric_against_wall_time(curves, "AP")
     assert [line.get_label() for line in fig.axes[0].get_lines()] == ["a", "b"]
+
+
+def test_saved_curve_comparisons_read_back_per_run(tmp_path):
+    from mfvpose_lib.analysis.training import read_curves
+
+    history = [{"epoch": e, "train_seconds": 10.0, "val_seconds": 1.0 if e % 2 == 0 else None,
+                "samples_per_s": 100.0, "AP": 0.1 * e if e % 2 == 0 else None} for e in range(1, 7)]  # fmt: skip
+    curve = metric_against_wall_time(history, "AP")
+    path = tmp_path / "curves.csv"
+    pd.concat([curve.assign(run="b run"), (curve * 2).assign(run="a run")]).to_csv(path, index=False)
+    back = read_curves(path)
+    assert list(back) == ["b run", "a run"]  # the file's order, not sorted
+    pd.testing.assert_frame_equal(back["b run"], curve, check_dtype=False)
+    for committed in sorted(Path(__file__).parents[1].glob("figures/bench/cpu-study/ap-vs-wall-time*.csv")):
+        if not committed.stem.endswith("-summary"):
+            assert all(len(c) >= 2 and c["wall_s"].is_monotonic_increasing for c in read_curves(committed).values())
+    (tmp_path / "bad.csv").write_text("a,b\n1,2\n")
+    with pytest.raises(ValueError, match="bad.csv: not a saved curve comparison"):
+        read_curves(tmp_path / "bad.csv")

@@ -7,6 +7,7 @@ wall time: a faster step buys more epochs, a larger batch fewer updates per epoc
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 
 import pandas as pd
 
@@ -43,3 +44,15 @@ def compare_runs(histories: Mapping[str, pd.DataFrame | list[dict]], metric: str
             f"best {metric} within {budget:.0f} s": float(within.max()) if len(within) else float("nan"),
         })  # fmt: skip
     return pd.DataFrame(rows)
+
+
+def read_curves(path: str | Path, metric: str = "AP") -> dict[str, pd.DataFrame]:
+    """The curves of a saved comparison (a CSV with ``epoch``, ``wall_s``, ``samples_per_s``,
+    ``metric`` and ``run`` columns, as ``figures/bench/cpu-study/`` holds): run label -> its rows,
+    in the order the runs appear in the file."""
+    frame = pd.read_csv(path)
+    missing = {"epoch", "wall_s", "samples_per_s", metric, "run"} - set(frame.columns)
+    if missing:
+        raise ValueError(f"{path}: not a saved curve comparison, it lacks {', '.join(sorted(missing))}")
+    return {label: part.drop(columns="run").reset_index(drop=True)
+            for label, part in frame.groupby("run", sort=False)}  # fmt: skip

@@ -104,3 +104,12 @@ def test_decide_precision_measures_both_paths_on_the_check_batch():
     assert decision.used_fast == (decision.fast_seconds < decision.reference_seconds)
     assert decision.path == (fast if decision.used_fast else decision.path) and "ms against fp32's" in decision.reason
     assert not model.training and next(model.parameters()).is_contiguous(), "the model is left as it was"
+
+
+def test_suite_can_time_the_path_of_a_cpu_without_bf16():
+    df = run_suite([("mfvpose_tiny", (64, 48))], batches=[2], repeats=1, warmup=0, sections=["inference"],
+                   without_bf16=True, log=lambda _: None)  # fmt: skip
+    assert df.attrs["fast_path"].startswith("cpu: fp32 + channels_last + BatchNorm folded")
+    assert df.attrs["environment"]["fast_path_as_on"].startswith("a CPU without native bf16")
+    # fp32 on both sides: folding and the memory format change the output by rounding only
+    assert df.loc[df["benchmark"] == "max_rel_error", "fast"].max() < 1e-4

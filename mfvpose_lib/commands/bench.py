@@ -42,6 +42,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--batches", nargs="+", type=int, default=None, help="inference batch sizes")
     parser.add_argument("--train-batch", type=int, default=None, help="training-step batch (default 16)")
     parser.add_argument("--repeats", type=int, default=None, help="timed repeats (the median is reported)")
+    parser.add_argument("--without-bf16", action="store_true",
+                        help="time the fast path a CPU without native bf16 gets (fp32, channels_last, BatchNorm "
+                             "folded) whatever this CPU has")  # fmt: skip
     parser.add_argument("--sections", nargs="+", default=None,
                         choices=SECTIONS, help="parts of the suite to run")  # fmt: skip
     parser.add_argument(
@@ -134,6 +137,7 @@ def _run_suite(args) -> int:
     df = run_suite(
         models, quick=args.quick, device=args.device, batches=args.batches, train_batch=args.train_batch,
         repeats=args.repeats, sections=args.sections or SECTIONS, data_root=args.data_root,
+        without_bf16=args.without_bf16,
     )  # fmt: skip
     print(df.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     if args.csv:

@@ -31,8 +31,10 @@ import pandas as pd
 import torch
 
 from mfvpose_lib.engine.fast_path import (
+    NATIVE_BF16_FLAGS,
     FastPath,
     autocast,
+    choose_fast_path,
     inference_model,
     output_agreement,
     prepare_input,
@@ -408,11 +410,13 @@ def run_suite(
     sections: Sequence[str] = SECTIONS,
     data_root: str | Path | None = None,
     cpu_profile_row: bool = True,
+    without_bf16: bool = False,
     log: Callable[[str], None] = print,
 ) -> pd.DataFrame:
     """Run the suite; returns one row per figure with :data:`CSV_COLUMNS` (and the environment
     in ``df.attrs``). ``models`` pairs (name, (H, W)) pick the models (default: the four large
-    ones at 256x192 and the tiny ones at 64x48; ``quick``: the tiny ones and mfvpose_b)."""
+    ones at 256x192 and the tiny ones at 64x48; ``quick``: the tiny ones and mfvpose_b).
+    ``without_bf16``: the fast path is the one a CPU without native bf16 would get."""
     from mfvpose_lib.device import resolve_device
 
     unknown = set(sections) - set(SECTIONS)
@@ -428,7 +432,14 @@ def run_suite(
     repeats = repeats or (3 if quick else 5)
     warmup = 2 if warmup is None else warmup
     fast = select_fast_path(dev)
+    if without_bf16:
+        if dev.type != "cpu":
+            raise ValueError("without_bf16 describes a CPU; it needs device='cpu'")
+        flags = set(read_cpu_info()["flags"]) - set(NATIVE_BF16_FLAGS)
+        fast = choose_fast_path("cpu", flags, mkldnn_available=torch.backends.mkldnn.is_available())
     env = environment()
+    if without_bf16:
+        env["fast_path_as_on"] = "a CPU without native bf16 (flags removed)"
     log("environment: " + ", ".join(f"{k}={v}" for k, v in env.items()))
     log(f"fast path: {fast.describe()}")
     rows: list[dict] = []

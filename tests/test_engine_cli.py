@@ -181,6 +181,7 @@ def test_evaluate_decides_its_precision_and_compares_both_paths(synth_root, coco
     if chosen["path"].startswith("cpu: fp32 + contiguous"):  # the check kept the reference path
         assert not chosen["used_fast_path"]
     assert "compared: fp32" in printed and "AP: fp32" in printed and "fast path" in printed
+    assert json.loads((out / "metrics.json").read_text())["settings"]["evaluation_seconds"] > 0
 
 
 def test_precision_fast_is_the_hardware_path_unchecked():

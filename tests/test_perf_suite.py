@@ -104,6 +104,10 @@ def test_decide_precision_measures_both_paths_on_the_check_batch():
     assert decision.used_fast == (decision.fast_seconds < decision.reference_seconds)
     assert decision.path == (fast if decision.used_fast else decision.path) and "ms against fp32's" in decision.reason
     assert not model.training and next(model.parameters()).is_contiguous(), "the model is left as it was"
+    if decision.used_fast:  # the module the check ran is the one handed out, not rebuilt
+        assert decision.runner(model) is decision.prepared is not None
+    else:
+        assert decision.prepared is None and decision.runner(model) is model
 
 
 def test_suite_can_time_the_path_of_a_cpu_without_bf16():

@@ -85,10 +85,6 @@ def _require_keypoint_tokens(model: nn.Module) -> None:
         )
 
 
-def _numpy(value) -> np.ndarray:
-    return value.cpu().numpy() if isinstance(value, torch.Tensor) else np.asarray(value)
-
-
 @torch.no_grad()
 def inspect_crop(
     model: nn.Module,
@@ -128,8 +124,7 @@ def inspect_crop(
     coords, maxvals = decode_heatmaps(heatmaps, method=decode)
     true_points = None
     if target is not None:
-        true_points = labelled_crop_points(_numpy(target), None if target_weight is None else _numpy(target_weight),
-                                           input_size=cfg.input_size, decode=decode)  # fmt: skip
+        true_points = labelled_crop_points(target, target_weight, input_size=cfg.input_size, decode=decode)
     return CropInspection(
         image=denormalize(image),
         heatmaps=heatmaps[0],

@@ -442,10 +442,15 @@ def heatmap_to_crop(
 
 def labelled_crop_points(target, target_weight=None, *, input_size: tuple[int, int], decode: str = "dark") -> np.ndarray:
     """(K, 2) labelled (x, y) in crop pixels, decoded from a data set item's (K, h, w) ``target``
-    heatmaps (so they sit where the pictures mark predictions); NaN where ``target_weight`` is 0."""
-    target = np.asarray(target, dtype=np.float32)
+    heatmaps (so they sit where the pictures mark predictions); NaN where ``target_weight`` is 0.
+    Both may be arrays or tensors on any device."""
+    target = _host_array(target).astype(np.float32, copy=False)
     coords, _ = decode_heatmaps(target[None], method=decode)
     points = heatmap_to_crop(coords[0], target.shape[-2:], input_size)
     if target_weight is not None:
-        points[np.asarray(target_weight).reshape(-1) <= 0] = np.nan
+        points[_host_array(target_weight).reshape(-1) <= 0] = np.nan
     return points
+
+
+def _host_array(value) -> np.ndarray:
+    return value.detach().cpu().numpy() if hasattr(value, "detach") else np.asarray(value)  # torch without importing it

@@ -376,8 +376,10 @@ def evaluate_checkpoint(
                                          check_images=batch_size, decode=settings.decode or codec.decoder)  # fmt: skip
         amp_dtype, channels_last = decision.path.amp_dtype, decision.path.channels_last
         model = decision.runner(model)  # folded and in the path's memory format where fast
+    start = time.perf_counter()
     result = evaluate_model(model, dataset, settings, device=torch_device, batch_size=batch_size, workers=workers,
                             amp_dtype=amp_dtype, channels_last=channels_last, progress=progress)  # fmt: skip
+    result.settings["evaluation_seconds"] = time.perf_counter() - start  # inference, decoding, scoring
     if decision is not None:
         result.settings["precision"] = {
             "asked": precision, "path": decision.path.describe(), "used_fast_path": decision.used_fast,

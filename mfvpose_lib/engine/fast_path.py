@@ -31,7 +31,7 @@ import copy
 import time
 import warnings
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -244,9 +244,14 @@ class PrecisionDecision:
     reason: str
     reference_seconds: float | None = None  # one timed call of each path on the check batch
     fast_seconds: float | None = None
+    # the fast module the check ran (folded, compiled where the path says), kept so it is built once
+    prepared: nn.Module | None = field(default=None, repr=False, compare=False)
 
     def runner(self, model: nn.Module, example: torch.Tensor | None = None) -> nn.Module:
-        """The module to run on the chosen path (:func:`inference_model`)."""
+        """The module to run on the chosen path: the one the check prepared, else
+        :func:`inference_model`."""
+        if self.used_fast and self.prepared is not None:
+            return self.prepared
         return inference_model(model, self.path, example)
 
 
@@ -297,13 +302,15 @@ def decide_precision(
     was_training = model.training
     try:
         ref_out, ref_s = _timed_heatmaps(inference_model(model, ref), images, ref)
-        fast_out, fast_s = _timed_heatmaps(inference_model(model, fast, images), images, fast)
+        prepared = inference_model(model, fast, images)
+        fast_out, fast_s = _timed_heatmaps(prepared, images, fast)
     finally:
         model.train(was_training)
     moved = output_agreement(ref_out, fast_out, decode)["max_px_change"]
     used, verdict = fast_path_verdict(moved, ref_s, fast_s, tolerance_px)
     reason = f"{fast.describe()}; on {n} check images {verdict}"
-    return PrecisionDecision(fast if used else ref, used, moved, n, tolerance_px, reason, ref_s, fast_s)
+    return PrecisionDecision(fast if used else ref, used, moved, n, tolerance_px, reason, ref_s, fast_s,
+                             prepared=prepared if used else None)  # fmt: skip
 
 
 def fast_path_verdict(moved_px: float, reference_seconds: float, fast_seconds: float,
@@ -323,7 +330,7 @@ def check_batch(dataset, count: int, device: torch.device | str) -> torch.Tensor
     """The images of the first ``count`` items of ``dataset``, stacked on ``device``."""
     n = min(count, len(dataset))
     if n == 0:
-        return torch.zeros(0)
+        return torch.zeros(0, device=device)
     return torch.stack([dataset[i]["image"] for i in range(n)]).to(device)
 
 
@@ -342,4 +349,4 @@ def decide_eval_precision(
     if precision in ("fp32", "fast"):  # no check to run
         return decide_precision(model, torch.zeros(0, device=device), precision=precision, tolerance_px=tolerance_px)
     images = check_batch(dataset, check_images, device)
-    return decide_precision(model, images.to(device), precision=precision, decode=decode, tolerance_px=tolerance_px)
+    return decide_precision(model, images, precision=precision, decode=decode, tolerance_px=tolerance_px)

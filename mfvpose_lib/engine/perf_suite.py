@@ -432,13 +432,12 @@ def run_suite(
     repeats = repeats or (3 if quick else 5)
     warmup = 2 if warmup is None else warmup
     fast = select_fast_path(dev)
+    env = environment()
     if without_bf16:
         if dev.type != "cpu":
             raise ValueError("without_bf16 describes a CPU; it needs device='cpu'")
         flags = set(read_cpu_info()["flags"]) - set(NATIVE_BF16_FLAGS)
         fast = choose_fast_path("cpu", flags, mkldnn_available=torch.backends.mkldnn.is_available())
-    env = environment()
-    if without_bf16:
         env["fast_path_as_on"] = "a CPU without native bf16 (flags removed)"
     log("environment: " + ", ".join(f"{k}={v}" for k, v in env.items()))
     log(f"fast path: {fast.describe()}")

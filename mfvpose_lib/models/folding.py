@@ -30,6 +30,11 @@ class FoldingError(RuntimeError):
 def conv_batchnorm_pairs(model: nn.Module, example: torch.Tensor) -> list[tuple[str, str]]:
     """``(conv name, batchnorm name)`` for every BatchNorm2d with running statistics fed directly
     by a convolution in one forward pass of ``model`` on ``example``."""
+    return _traced_pairs(model, example)[0]
+
+
+def _traced_pairs(model: nn.Module, example: torch.Tensor) -> tuple[list[tuple[str, str]], torch.Tensor]:
+    """The pairs of :func:`conv_batchnorm_pairs` and the model's output of the same pass."""
     produced: dict[int, tuple[str, torch.Tensor]] = {}
     pairs: list[tuple[str, str]] = []
     handles = []
@@ -55,14 +60,14 @@ def conv_batchnorm_pairs(model: nn.Module, example: torch.Tensor) -> list[tuple[
             handles.append(module.register_forward_pre_hook(bn_hook(name)))
     try:
         with torch.no_grad():
-            model(example)
+            output = model(example)
     finally:
         for handle in handles:
             handle.remove()
     # a convolution called more than once, or a BatchNorm fed by two, cannot be folded
     convs = [c for c, _ in pairs]
     bns = [b for _, b in pairs]
-    return [(c, b) for c, b in dict.fromkeys(pairs) if convs.count(c) == 1 and bns.count(b) == 1]
+    return [(c, b) for c, b in dict.fromkeys(pairs) if convs.count(c) == 1 and bns.count(b) == 1], output
 
 
 def fold_into_conv(conv: nn.Conv2d | nn.ConvTranspose2d, bn: nn.BatchNorm2d) -> None:
@@ -103,10 +108,8 @@ def fold_batch_norms(model: nn.Module, example: torch.Tensor, *, rtol: float = 1
     original = model.training
     model.eval()
     try:
-        with torch.no_grad():
-            expected = model(example)
+        pairs, expected = _traced_pairs(model, example)  # the copy has the same module names
         folded = copy.deepcopy(model)
-        pairs = conv_batchnorm_pairs(folded, example)
         for conv_name, bn_name in pairs:
             fold_into_conv(folded.get_submodule(conv_name), folded.get_submodule(bn_name))
             _replace(folded, bn_name, nn.Identity())

@@ -117,3 +117,29 @@ def test_suite_can_time_the_path_of_a_cpu_without_bf16():
     assert df.attrs["environment"]["fast_path_as_on"].startswith("a CPU without native bf16")
     # fp32 on both sides: folding and the memory format change the output by rounding only
     assert df.loc[df["benchmark"] == "max_rel_error", "fast"].max() < 1e-4
+
+
+def test_speedup_plot_of_the_committed_results_is_readable():
+    import warnings
+    from pathlib import Path
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from mfvpose_lib.engine.perf_suite import load_results, plot_speedups
+
+    results = load_results(Path(__file__).parents[1] / "figures" / "bench")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # e.g. "Tight layout not applied"
+        fig = plot_speedups(results)
+    axes = fig.get_axes()
+    assert [ax.get_title() for ax in axes] == [
+        b for b in ("inference_latency", "inference_throughput", "train_step") if b in set(results["benchmark"])
+    ]
+    labels = [t.get_text() for ax in axes for t in ax.get_yticklabels()]
+    assert labels and not any(label.endswith(".0") for label in labels), labels  # batch shown as an integer
+    bars = sum(len(results[results["benchmark"] == ax.get_title()]) for ax in axes)
+    assert fig.get_size_inches()[1] >= 0.16 * bars, "the figure grows with the number of bars"
+    plt.close(fig)

@@ -533,20 +533,36 @@ def load_results(directory: str | Path) -> pd.DataFrame:
 
 def plot_speedups(df: pd.DataFrame, benchmarks: Sequence[str] = ("inference_latency", "inference_throughput",
                                                                   "train_step")):  # fmt: skip
-    """Horizontal bars of fast/straightforward per model, one panel per benchmark."""
+    """Fast/straightforward per model and batch, one colour per machine (CSV file), one panel per
+    benchmark stacked top to bottom; each panel's height follows its number of bars."""
     import matplotlib.pyplot as plt
+    import seaborn as sns
 
     present = [b for b in benchmarks if b in set(df["benchmark"])]
-    fig, axes = plt.subplots(1, max(len(present), 1), figsize=(5 * max(len(present), 1), 3.5), squeeze=False)
-    for ax, bench in zip(axes[0], present):
-        part = df[df["benchmark"] == bench]
-        labels = [
-            f"{m} b{b} [{machine}]" for m, b, machine in zip(part["model"], part["batch"], part["machine"])
-        ]
-        ax.barh(labels, part["speedup"])
+    if not present:
+        fig, ax = plt.subplots(figsize=(6, 1.5))
+        ax.set_axis_off()
+        ax.text(0.5, 0.5, "no speed rows", ha="center", va="center")
+        return fig
+    data = df[df["benchmark"].isin(present)].assign(
+        case=lambda d: d["model"] + " b" + d["batch"].astype("Int64").astype("string").fillna("-")
+    )
+    machines = list(dict.fromkeys(data["machine"]))
+    palette = dict(zip(machines, sns.color_palette("tab10", len(machines)), strict=True))
+    bars = [len(data.loc[data["benchmark"] == b]) for b in present]  # panel heights: one per bar
+    fig, axes = plt.subplots(len(present), 1, figsize=(9, 1.2 + 0.16 * sum(bars) + 0.6 * len(present)),
+                             gridspec_kw={"height_ratios": bars}, sharex=True, squeeze=False)  # fmt: skip
+    for ax, bench in zip(axes[:, 0], present, strict=True):
+        part = data[data["benchmark"] == bench]
+        sns.barplot(part, x="speedup", y="case", hue="machine", palette=palette, hue_order=machines, ax=ax,
+                    orient="h", legend=ax is axes[0, 0])  # fmt: skip
         ax.axvline(1.0, color="k", lw=0.8)
-        ax.set_title(bench)
-        ax.set_xlabel("speed-up (fast / straightforward)")
+        ax.set_title(bench, fontsize=10)
+        ax.set_xlabel("speed-up (fast / straightforward)" if ax is axes[-1, 0] else "")
+        ax.set_ylabel("")
+        ax.tick_params(axis="y", labelsize=8)
+    axes[0, 0].legend(title="machine (figures/bench/*.csv)", fontsize=7, title_fontsize=8,
+                      loc="upper left", bbox_to_anchor=(1.01, 1.0))  # fmt: skip
     fig.tight_layout()
     return fig
 

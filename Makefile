@@ -42,8 +42,9 @@ reproduce: $(STAMP)
 	$(BIN)/mfvpose reproduce --profile $(PROFILE) --figures-dir figures/$(PROFILE) \
 		$(if $(PRETRAINED),--pretrained $(PRETRAINED)) $(if $(RELEASED),--released $(RELEASED)) $(REPRODUCE_ARGS)
 
-# JupyterLab on runs/$(PROFILE)/lab: the notebooks pointed at what `make reproduce` left there.
-#   make lab LAB_ARGS="--no-browser --port 8888"
+# JupyterLab on runs/$(PROFILE)/lab: the notebooks pointed at what `make reproduce` left there, their
+# figures in runs/$(PROFILE)/lab/figures. LAB_ARGS that `mfvpose lab` does not know go to jupyter lab:
+#   make lab LAB_ARGS="--no-browser --port 8888 --ServerApp.token=''"
 lab: $(STAMP)
 	$(BIN)/mfvpose lab --profile $(PROFILE) $(LAB_ARGS)
 

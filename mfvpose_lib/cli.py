@@ -2,7 +2,9 @@
 
 Each command module defines ``HELP`` (one line), ``add_arguments(parser)`` and
 ``run(args) -> int``. A subcommand whose module does not exist yet is listed and
-exits with status 2 when called.
+exits with status 2 when called. A module that sets ``PASSES_UNKNOWN_OPTIONS = True``
+gets the options it does not declare as ``args.passthrough`` (``mfvpose lab`` hands them
+to ``jupyter lab``); every other command rejects them.
 """
 
 from __future__ import annotations
@@ -41,9 +43,11 @@ def build_parser() -> argparse.ArgumentParser:
             sp = sub.add_parser(name, help=f"{default_help} (not built yet)")
             sp.set_defaults(_run=_not_built(name))
         else:
-            sp = sub.add_parser(name, help=getattr(module, "HELP", default_help))
+            passes = getattr(module, "PASSES_UNKNOWN_OPTIONS", False)
+            # no abbreviations there: `--no` must not be taken for `--no-browser`, it is passed on
+            sp = sub.add_parser(name, help=getattr(module, "HELP", default_help), allow_abbrev=not passes)
             module.add_arguments(sp)
-            sp.set_defaults(_run=module.run)
+            sp.set_defaults(_run=module.run, _passes_unknown=passes)
     return parser
 
 
@@ -57,7 +61,12 @@ def _not_built(name: str):
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown and not getattr(args, "_passes_unknown", False):
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")  # exits 2, as parse_args would
+    if "--" in unknown:  # `mfvpose lab ... -- OPTIONS`: the separator is ours, not jupyter's
+        unknown.remove("--")
+    args.passthrough = unknown
     if args.command is None:
         parser.print_help()
         return 2

@@ -19,24 +19,14 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
 
 def test_settings_for(model: nn.Module, dataset: str):
-    """Flip test on detection boxes; the decoder and the flip alignment come from the codec, which
-    carries each family's published test settings (``data.codec.codec_for_model``)."""
+    """Flip test on detection boxes; the decoder and the flip alignment come from the model's
+    codec, which carries its family's published test settings (``models.codec.model_codec``)."""
     from mfvpose_lib.engine.evaluate import EvalSettings
 
     return EvalSettings(dataset=dataset, boxes="det", flip=True)
 
 
 test_settings_for.__test__ = False  # a library function, not a pytest test
-
-
-def codec_for_checkpoint(checkpoint: str | Path, model: nn.Module):
-    """The codec saved in one of our checkpoints, or the family's for a public state dict."""
-    import torch
-
-    from mfvpose_lib.data.codec import codec_from_checkpoint
-
-    payload = torch.load(checkpoint, map_location="cpu", weights_only=True)
-    return codec_from_checkpoint(payload if isinstance(payload, dict) else {}, model, source=str(checkpoint))
 
 
 def dataset_for_model(model: nn.Module) -> str:
@@ -64,7 +54,10 @@ def load_any_model(checkpoint: str | Path, model_name: str | None = None, map_lo
 
 
 def collect_images(inputs: Sequence[str | Path]) -> list[Path]:
-    """Image files named, or found (sorted) in the folders named."""
+    """Image files named, or found (sorted) in the folders named, that decode.
+
+    A file that does not decode is skipped, listed on stderr with the reason and kept in the
+    result's ``skipped`` (:class:`ImageFiles`); only when none decodes is it an error."""
     paths: list[Path] = []
     for item in inputs:
         item = Path(item)
@@ -77,7 +70,7 @@ def collect_images(inputs: Sequence[str | Path]) -> list[Path]:
             paths.append(item)
         else:
             raise FileNotFoundError(f"{item}: no such image file or folder")
-    return paths
+    return _readable(paths)
 
 
 def image_id_for(path: Path, position: int) -> int:
@@ -173,21 +166,21 @@ def predict_images(
     """Predict every person of ``images``: detection ``boxes``, one ``box`` (x, y, w, h) per
     image, or (neither given) the whole image as one person. With ``out_dir`` writes
     ``results.json`` (COCO results) and one picture per image with the skeletons drawn.
-    ``codec`` (default: the model family's) sets crop geometry, decoding and flip alignment.
+    ``codec`` (default: the model's own) sets crop geometry, decoding and flip alignment.
     ``precision``: ``auto`` runs the hardware's fast path when, on the first batch of crops, it
     keeps the decoded keypoints within 0.1 heatmap px of fp32 and is faster
     (:func:`~mfvpose_lib.engine.fast_path.decide_precision`); ``fp32`` the reference path."""
     from mfvpose_lib.data.coco import coco_results
-    from mfvpose_lib.data.codec import codec_for_model
     from mfvpose_lib.data.dataset import PoseDataset
     from mfvpose_lib.data.spec import get_meta
     from mfvpose_lib.data.transforms import build_pipeline
     from mfvpose_lib.engine.evaluate import predict
     from mfvpose_lib.engine.fast_path import check_batch, decide_precision
+    from mfvpose_lib.models.codec import model_codec
 
     dataset_name = dataset_for_model(model)
     meta = get_meta(dataset_name)
-    codec = codec or codec_for_model(model)
+    codec = codec or model_codec(model)
     paths = collect_images(images)
     records = _records(paths, boxes, box, codec, meta.num_keypoints)
     pipeline = build_pipeline(meta, codec=codec, train=False)
@@ -196,7 +189,8 @@ def predict_images(
     settings = test_settings_for(model, dataset_name)
     info = {"model": getattr(model, "model_name", type(model).__name__), "layout": dataset_name,
             "flip_test": settings.flip, "flip_alignment": codec.flip_alignment, "decode": codec.decoder,
-            "codec": codec.to_dict(), "people": len(records), "images": len(paths)}  # fmt: skip
+            "codec": codec.to_dict(), "people": len(records), "images": len(paths),
+            "skipped_images": list(getattr(paths, "skipped", []))}  # fmt: skip
     results: list[dict] = []
     if records:
         decision = decide_precision(model, check_batch(data, batch_size, device), precision=precision,
@@ -243,3 +237,48 @@ def _write_outputs(out_dir, results, info, paths, ids, meta, draw, progress) -> 
             Image.fromarray(picture).save(tmp)
             tmp.replace(target)
     return written
+
+
+class ImageFiles(list):
+    """The image paths that decode, in order, with ``skipped``: ``{"path", "reason"}`` per file
+    that does not."""
+
+    def __init__(self, paths: Sequence[Path] = (), skipped: Sequence[dict] = ()) -> None:
+        super().__init__(paths)
+        self.skipped = list(skipped)
+
+
+def _readable(paths: Sequence[Path]) -> ImageFiles:
+    """``paths`` without the files that do not decode, each reported on stderr; an error naming
+    them when none decodes."""
+    import sys
+
+    kept, skipped = [], []
+    for path in paths:
+        reason = decode_problem(path)
+        if reason is None:
+            kept.append(path)
+            continue
+        skipped.append({"path": str(path), "reason": reason})
+        print(f"skipped {path}: {reason}", file=sys.stderr)
+    if not kept:
+        first = skipped[0]
+        more = f", and {len(skipped) - 1} more listed above" if len(skipped) > 1 else ""
+        raise ValueError(f"no image could be read: {first['path']}: {first['reason']}{more}")
+    return ImageFiles(kept, skipped)
+
+
+def decode_problem(path: str | Path) -> str | None:
+    """Why ``path`` does not decode as an image, or None when it does. The whole file is decoded,
+    as the crops will need it: a truncated file passes a header check."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as img:
+            img.load()
+    except UnidentifiedImageError:
+        return "not an image PIL can identify (unknown format or corrupt header)"
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
+        return f"cannot decode ({err})"
+    return None
+

@@ -2,7 +2,9 @@
 
 The notebooks are copied to ``runs/<profile>/lab/`` (editing and autosave never touch the
 tracked sources) with their ``parameters`` cell rewritten to the run's profile, data root,
-run folder, figures folder and device; then ``jupyter lab`` starts in that folder.
+run folder and device, and figures to ``runs/<profile>/lab/figures`` (the tracked
+``figures/<profile>/`` changes only with ``make reproduce``); then ``jupyter lab`` starts in that
+folder, with any further options passed on to it.
 """
 
 from __future__ import annotations
@@ -37,9 +39,10 @@ def prepare_lab(profile: str = DEFAULT_PROFILE, *, out: str | Path | None = None
                 notebook_dir: str | Path = NOTEBOOK_DIR) -> Path:  # fmt: skip
     """Copy the notebooks into ``OUT/lab`` (OUT default ``runs/PROFILE``) pointing at that run.
 
-    The paths are those ``make reproduce`` uses: data ``data/synthetic``, run folder
-    ``OUT/run``, figures ``figures/PROFILE``. Notebooks already in the lab folder are
-    replaced, so a lab always starts from the tracked sources."""
+    Data and run folder are those ``make reproduce`` uses (``data/synthetic``, ``OUT/run``); the
+    figures go to ``OUT/lab/figures`` unless ``figures_dir`` says otherwise, so that working in
+    the lab never rewrites the tracked ``figures/PROFILE``. Notebooks already in the lab folder
+    are replaced, so a lab always starts from the tracked sources."""
     import nbformat
 
     from mfvpose_lib.study.data_needs import datasets_available, fit_to_data
@@ -54,7 +57,7 @@ def prepare_lab(profile: str = DEFAULT_PROFILE, *, out: str | Path | None = None
         profile,
         str(root),
         str(out / "run"),
-        str(Path(figures_dir).resolve() if figures_dir else paths["figures_dir"]),
+        str(Path(figures_dir).resolve() if figures_dir else lab / "figures"),
         device,
     )
     present = datasets_available(root)  # a data root with only coco/ or mpii/ gets the parts it can run
@@ -74,6 +77,7 @@ def prepare_lab(profile: str = DEFAULT_PROFILE, *, out: str | Path | None = None
 
 
 def lab_command(lab: Path, port: int | None = None, browser: bool = True, extra: list[str] | None = None) -> list[str]:
+    """The ``jupyter lab`` command line; ``extra`` (e.g. ``--ServerApp.token=``) goes last, as given."""
     cmd = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={lab}"]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         cmd.append("--allow-root")
@@ -85,6 +89,7 @@ def lab_command(lab: Path, port: int | None = None, browser: bool = True, extra:
 
 
 def run_lab(lab: Path, **kwargs) -> int:
+    """``jupyter lab`` in ``lab`` until it stops; ``kwargs`` as :func:`lab_command` takes them."""
     if shutil.which("jupyter") is None and not _has_jupyterlab():
         raise FileNotFoundError("jupyterlab is not installed (pip install jupyterlab)")
     return subprocess.call(lab_command(lab, **kwargs), cwd=lab)

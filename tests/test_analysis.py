@@ -28,6 +28,7 @@ from mfvpose_lib.analysis.receptive_field import (
     model_erf_maps,
 )
 from mfvpose_lib.analysis.tokens import keypoint_token_similarity, similarity_summary, skeleton_order
+from mfvpose_lib.codecs.heatmap import HeatmapCodec
 from mfvpose_lib.data.spec import get_meta
 from mfvpose_lib.engine.callbacks import LayerScaleLogger
 from mfvpose_lib.models import create_model
@@ -173,8 +174,12 @@ def test_labelled_point_decodes_the_target_in_crop_pixels():
     target = np.stack([np.exp(-((xs - 5.0) ** 2 + (ys - 7.0) ** 2) / 8.0)] * 2).astype(np.float32)
     item = {"image": torch.zeros(3, 64, 48), "target": torch.from_numpy(target),
             "target_weight": torch.tensor([[1.0], [0.0]])}  # fmt: skip
-    assert labelled_point(item, 0) == pytest.approx((20.0, 28.0), abs=0.1)  # 4 crop pixels per heatmap pixel
-    assert labelled_point(item, 1) is None
+    hrnet = HeatmapCodec(input_size=(64, 48), heatmap_size=(h, w), geometry="hrnet")
+    assert labelled_point(item, 0, hrnet) == pytest.approx((20.0, 28.0), abs=0.1)  # 4 crop px per heatmap px
+    tokenpose = HeatmapCodec(input_size=(64, 48), heatmap_size=(h, w), geometry="tokenpose")
+    a = 47 / 11  # TokenPose: (W − 1)/(w − 1) on both axes, about the centres
+    assert labelled_point(item, 0, tokenpose) == pytest.approx((5 * a, 31.5 + (7 - 7.5) * a), abs=0.1)
+    assert labelled_point(item, 1, hrnet) is None
 
 
 def test_attribution_across_models_one_map_and_one_row_per_model():

@@ -10,10 +10,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from mfvpose_lib.data.codec import HeatmapCodec, codec_for_model, codec_from_checkpoint
+from mfvpose_lib.codecs.heatmap import HeatmapCodec
 from mfvpose_lib.data.synth import check_writable_synthetic_root, write_synthetic
 from mfvpose_lib.engine.train import per_process_batch
-from mfvpose_lib.models import create_model
+from mfvpose_lib.models import create_model, load_model
+from mfvpose_lib.models.checkpoint import save_model_checkpoint
+from mfvpose_lib.models.codec import codec_from_payload, model_codec, set_codec
 from mfvpose_lib.study import resolve_data_root, setup_study
 from mfvpose_lib.study.profiles import get_profile
 from mfvpose_lib.study.runs import config_from_profile
@@ -31,7 +33,7 @@ NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
     ],
 )
 def test_each_family_gets_the_test_settings_of_its_public_code(name, geometry, target, decoder, flip):
-    codec = codec_for_model(_meta_model(name))
+    codec = model_codec(_meta_model(name))
     assert (codec.geometry, codec.target, codec.decoder, codec.flip_alignment) == (geometry, target, decoder, flip)
     assert codec.target_window == (geometry == "hrnet")  # TokenPose draws the Gaussian over the whole map
     assert codec.input_size == (256, 192) and codec.heatmap_size == (64, 48) and codec.sigma == 2.0
@@ -43,7 +45,7 @@ def _meta_model(name):
 
 
 def test_sigma_is_three_at_384x288():
-    assert codec_for_model(_meta_model("tokenpose_b_384")).sigma == 3.0
+    assert model_codec(_meta_model("tokenpose_b_384")).sigma == 3.0
 
 
 @pytest.mark.parametrize("name,width", [("tokenpose_b", 384), ("tokenpose_b_384", 864), ("tokenpose_b_mpii", 512),
@@ -64,10 +66,38 @@ def test_codec_round_trips_through_a_dict_and_rejects_unknown_fields():
 def test_checkpoints_without_a_codec_fall_back_to_what_they_were_trained_with():
     model = _meta_model("mfvpose_tiny")
     saved = HeatmapCodec(input_size=(128, 96), heatmap_size=(32, 24), sigma=1.0)
-    assert codec_from_checkpoint({"codec": saved.to_dict()}, model) == saved
-    legacy = codec_from_checkpoint({"train_config": {"sigma": 1.0}}, model)
+    assert codec_from_payload({"codec": saved.to_dict()}, model) == saved
+    legacy = codec_from_payload({"train_config": {"sigma": 1.0}}, model)
     assert (legacy.geometry, legacy.target, legacy.target_window, legacy.sigma) == ("hrnet", "subpixel", True, 1.0)
-    assert codec_from_checkpoint({"weight": 1}, model) == codec_for_model(model)
+    assert codec_from_payload({"weight": 1}, model) == model_codec(model)
+
+
+def test_the_codec_is_the_models_saved_and_restored_with_it(tmp_path):
+    model = create_model("mfvpose_tiny")
+    trained = model_codec(model).replace(sigma=1.5, geometry="udp")
+    set_codec(model, trained)
+    path = save_model_checkpoint(tmp_path / "m.pt", model)
+    assert torch.load(path, weights_only=True)["codec"] == trained.to_dict()
+    assert model_codec(load_model(path)) == trained
+    fresh = create_model("mfvpose_tiny", checkpoint_path=str(path))  # our weights into a built model
+    assert model_codec(fresh) == trained
+    with pytest.raises(ValueError, match="does not fit the model"):
+        set_codec(model, trained.replace(input_size=(256, 192)))
+
+
+def test_a_model_of_an_unknown_family_has_no_codec_and_says_so():
+    from dataclasses import dataclass
+
+    @dataclass(frozen=True)
+    class StrangeConfig:
+        input_size: tuple = (64, 48)
+        heatmap_size: tuple = (16, 12)
+
+    class Strange(torch.nn.Module):
+        cfg = StrangeConfig()
+
+    with pytest.raises(KeyError, match="StrangeConfig belongs to no registered model family"):
+        model_codec(Strange())
 
 
 # The public yaml values: total batch over 4 GPUs, lr, epochs, lr steps; fp32 training.

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from mfvpose_lib.codecs.heatmap import HeatmapCodec
 from mfvpose_lib.data import build_dataset, load_mpii_gt_valid
-from mfvpose_lib.data.codec import HeatmapCodec
 from mfvpose_lib.data.mpii import write_mpii_gt_valid
 
 

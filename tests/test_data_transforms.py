@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mfvpose_lib.data.geometry import (
+from mfvpose_lib.codecs.geometry import (
     GEOMETRIES,
     box_to_center_scale,
     clean_box,
@@ -25,10 +25,26 @@ from mfvpose_lib.data.transforms import (
 )
 
 
+def _udp_warp_matrix(center, scale, rot, size):
+    """MMPose's ``get_udp_warp_matrix``: each axis zoomed by (size − 1)/box side, the box centre
+    to (size − 1)/2. Its rotation turns the other way round; the library keeps one sense for
+    every geometry, so the angle is negated here."""
+    box = np.asarray(scale, dtype=np.float64) * 200.0
+    sx, sy = (size[0] - 1) / box[0], (size[1] - 1) / box[1]
+    r = np.deg2rad(-rot)
+    cx, cy = center
+    return np.array([
+        [np.cos(r) * sx, -np.sin(r) * sx, sx * (-cx * np.cos(r) + cy * np.sin(r) + 0.5 * box[0])],
+        [np.sin(r) * sy, np.cos(r) * sy, sy * (-cx * np.sin(r) - cy * np.cos(r) + 0.5 * box[1])],
+    ])  # fmt: skip
+
+
 def _three_point_transform(center, scale, rot, size, geometry="hrnet"):
     """The references' construction: centre, a point up the rotated box, and the perpendicular
     third. HRNet: centre → size/2, box width 200·s → W; TokenPose: centre → (size − 1)/2 and
-    200·s − 1 → W − 1; UDP: centre → (size − 1)/2 and 200·s → W − 1."""
+    200·s − 1 → W − 1; UDP: MMPose's per-axis matrix."""
+    if geometry == "udp":
+        return _udp_warp_matrix(center, scale, rot, size)
     src_w = scale[0] * 200.0 - (1.0 if geometry == "tokenpose" else 0.0)
     dst_w = size[0] - (0.0 if geometry == "hrnet" else 1.0)
     cx, cy = ((size[0] * 0.5, size[1] * 0.5) if geometry == "hrnet" else ((size[0] - 1) * 0.5, (size[1] - 1) * 0.5))

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import pytest
 import torch
 
-from mfvpose_lib.data.codec import flip_back
+from mfvpose_lib.codecs.heatmap import HeatmapCodec, flip_back
 from mfvpose_lib.engine.data_access import build_split
 from mfvpose_lib.engine.evaluate import EvalSettings, evaluate_model, per_joint_table, write_eval_outputs
 
@@ -49,7 +49,8 @@ def synth_root(tmp_path_factory):
 
 
 def _oracle(root, dataset, cfg, flip):
-    data = build_split(root, dataset, "val", cfg, train=False, boxes="gt")
+    codec = HeatmapCodec(input_size=cfg.input_size, heatmap_size=cfg.heatmap_size)
+    data = build_split(root, dataset, "val", cfg, train=False, boxes="gt", codec=codec)
     targets = torch.stack([data[i]["target"] for i in range(len(data))])
     return data, Oracle(targets, cfg, data.meta.flip_pairs if flip else None)
 

@@ -12,6 +12,7 @@ import torch
 import torch.nn as nn
 from torch.utils.data import Dataset
 
+from mfvpose_lib.codecs.heatmap import HeatmapCodec
 from mfvpose_lib.engine.checkpointing import capture_rng_state, load_training_checkpoint, restore_rng_state
 from mfvpose_lib.engine.train import NonFiniteLossError, StepSchedule, TrainConfig, Trainer
 
@@ -36,6 +37,7 @@ class ToyPoseNet(nn.Module):
             nn.Dropout(0.1), nn.Conv2d(cfg.width, cfg.num_keypoints, 1),
         )  # fmt: skip
         self.model_name = "toy_pose"
+        self.codec = HeatmapCodec(input_size=cfg.input_size, heatmap_size=cfg.heatmap_size)  # not a registered family
         self.blow_up_after: int | None = None  # forward calls before outputs turn NaN
         self.calls = 0
 

@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import nbformat
+import pytest
 
 from mfvpose_lib.cli import main
 from mfvpose_lib.lab import lab_command, prepare_lab, reproduce_paths
@@ -64,9 +65,49 @@ def test_notebook_defaults_are_the_paths_make_reproduce_writes(repo_root):
     assert expected["run_dir"] == expected["out"] / "run"
 
 
-def test_lab_defaults_are_the_reproduce_paths(tmp_path):
+def test_lab_reads_the_reproduce_run_and_writes_figures_beside_itself(tmp_path):
+    """The lab uses reproduce's data and run, but its figures stay out of the tracked figures/PROFILE."""
     lab = prepare_lab("smoke", out=tmp_path / "out")
-    values = _parameters(lab / "06_training.ipynb")
     paths = reproduce_paths("smoke")
-    assert Path(values["data_root"]) == paths["data_root"].resolve()
-    assert Path(values["figures_dir"]) == paths["figures_dir"].resolve()
+    for notebook in lab.glob("*.ipynb"):
+        values = _parameters(notebook)
+        assert Path(values["data_root"]) == paths["data_root"].resolve(), notebook.name
+        assert Path(values["run_dir"]) == (tmp_path / "out" / "run").resolve(), notebook.name
+        assert Path(values["figures_dir"]) == lab / "figures", notebook.name
+        assert Path(values["figures_dir"]) != paths["figures_dir"].resolve()
+
+
+def _launched(monkeypatch):
+    """``subprocess.call`` as run_lab makes it, recorded instead of starting a server."""
+    import mfvpose_lib.lab as lab_module
+
+    calls = []
+    monkeypatch.setattr(lab_module, "_has_jupyterlab", lambda: True)
+    monkeypatch.setattr(lab_module.subprocess, "call", lambda cmd, cwd: calls.append((cmd, cwd)) or 0)
+    return calls
+
+
+def test_unknown_options_reach_jupyter_lab(tmp_path, monkeypatch, capsys):
+    calls = _launched(monkeypatch)
+    argv = ["lab", "--profile", "smoke", "--out", str(tmp_path), "--no-browser", "--ServerApp.token=",
+            "--ip", "0.0.0.0", "--port", "8899"]  # fmt: skip
+    assert main(argv) == 0
+    (cmd, cwd), = calls
+    assert cwd == tmp_path / "lab"
+    assert "--no-browser" in cmd and "--port=8899" in cmd  # ours, translated
+    assert cmd[-3:] == ["--ServerApp.token=", "--ip", "0.0.0.0"]  # jupyter's, unchanged and in order
+    assert "figures" in capsys.readouterr().out
+
+
+def test_options_after_a_double_dash_reach_jupyter_lab(tmp_path, monkeypatch):
+    calls = _launched(monkeypatch)
+    assert main(["lab", "--profile", "smoke", "--out", str(tmp_path), "--", "--no", "--port=1"]) == 0
+    (cmd, _), = calls
+    assert cmd[-2:] == ["--no", "--port=1"] and "--no-browser" not in cmd
+
+
+def test_other_commands_stay_strict(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["models", "--ServerApp.token="])
+    assert info.value.code == 2
+    assert "unrecognized arguments: --ServerApp.token=" in capsys.readouterr().err

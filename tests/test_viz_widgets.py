@@ -12,6 +12,7 @@ from matplotlib.figure import Figure
 from mfvpose_lib.analysis.attribution import ATTRIBUTION_METHODS, keypoint_attribution
 from mfvpose_lib.analysis.inspection import CropInspector, inspect_crop, keypoint_table
 from mfvpose_lib.models import create_model
+from mfvpose_lib.models.codec import model_codec
 from mfvpose_lib.viz.attention import attention_rollout, keypoint_attention, keypoint_rollout
 from mfvpose_lib.viz.attribution import plot_attribution, plot_attribution_per_model
 from mfvpose_lib.viz.keypoint_tokens import plot_keypoint_heatmaps, plot_token_attention, plot_token_rollout
@@ -23,6 +24,10 @@ from mfvpose_lib.viz.widgets import (
     png_size,
     render_attention,
 )
+
+# joint 0's label on the crop of mfvpose_tiny (128x96 → 32x24, TokenPose's geometry): heatmap
+# (5, 7) zoomed by (W − 1)/(w − 1) = 95/23 about the centres, written out from the reference formula
+LABEL_0 = np.array([5 * 95 / 23, 63.5 + (7 - 15.5) * 95 / 23])
 
 
 @pytest.fixture(autouse=True)
@@ -121,10 +126,11 @@ def test_inspection_of_a_tiny_model(model, inspector):
     assert ins.image.shape == (*cfg.input_size, 3) and ins.image.dtype == np.uint8
     assert ins.num_layers == cfg.total_depth and ins.num_heads == cfg.heads
     assert ins.attention[0].shape == (1, cfg.heads, tokens, tokens)
-    # decoded locations lie in the crop; labels come from the target heatmaps (x4 to crop pixels)
-    h, w = cfg.input_size
-    assert np.all((ins.points >= 0) & (ins.points <= [w, h]))
-    assert ins.true_points[0] == pytest.approx([20.0, 28.0], abs=0.05)
+    # decoded locations lie on the heatmap's footprint on the crop; labels are decoded from the
+    # target heatmaps by the model's codec, which places heatmap (5, 7) on the crop
+    left, right, bottom, top = model_codec(model).heatmap_extent()
+    assert np.all((ins.points >= [left, top]) & (ins.points <= [right, bottom]))
+    assert ins.true_points[0] == pytest.approx(LABEL_0, abs=0.05)
     assert np.isnan(ins.true_points[1]).all()
     assert inspector[1].true_points is None
     rollout = ins.rollout()
@@ -137,7 +143,7 @@ def test_keypoint_table_measures_the_distance_to_labels(inspector):
     ins = inspector[0]
     table = keypoint_table(ins)
     assert list(table.index[:2]) == ["joint0", "joint1"]
-    expected = np.hypot(ins.points[0, 0] - 20.0, ins.points[0, 1] - 28.0)
+    expected = np.hypot(*(ins.points[0] - LABEL_0))
     assert table.loc["joint0", "error (px)"] == pytest.approx(expected, abs=0.1)
     assert np.isnan(table.loc["joint1", "error (px)"])
     assert "error (px)" not in keypoint_table(inspector[1])

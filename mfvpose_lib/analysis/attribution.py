@@ -36,7 +36,8 @@ import pandas as pd
 import torch
 import torch.nn as nn
 
-from mfvpose_lib.data.codec import heatmap_to_crop, labelled_crop_points
+from mfvpose_lib.codecs.heatmap import HeatmapCodec
+from mfvpose_lib.models.codec import model_codec
 
 ATTRIBUTION_METHODS = ("saliency", "integrated_gradients", "gradcam", "occlusion")
 
@@ -202,10 +203,11 @@ def resolve_keypoint(keypoint: int | str, num_keypoints: int, keypoint_names: Se
     return int(keypoint)
 
 
-def labelled_point(item: dict, keypoint: int) -> tuple[float, float] | None:
+def labelled_point(item: dict, keypoint: int, codec: HeatmapCodec) -> tuple[float, float] | None:
     """The labelled (x, y) of ``keypoint`` in crop pixels of a data set item (its ``target`` and
-    ``target_weight``), None where the joint is not labelled."""
-    x, y = labelled_crop_points(item["target"], item["target_weight"], input_size=tuple(item["image"].shape[-2:]))[keypoint]
+    ``target_weight``, decoded by the ``codec`` that made them, the data set's), None where the
+    joint is not labelled."""
+    x, y = codec.labelled_points(item["target"], item["target_weight"])[keypoint]
     return None if np.isnan(x) else (float(x), float(y))
 
 
@@ -291,7 +293,7 @@ def attribution_across_models(
                 f"{label}: the crop is {shape}, the model's input_size {tuple(model.cfg.input_size)}"
             )
         result = keypoint_attribution(model, image, index, method=method, **options)
-        peak = tuple(float(v) for v in heatmap_to_crop(result.peak_xy, model.cfg.heatmap_size, shape))
+        peak = tuple(float(v) for v in model_codec(model).heatmap_to_crop(result.peak_xy))
         results[label] = result
         rows.append({
             "model": label,

@@ -21,7 +21,7 @@ import torch.nn as nn
 
 from mfvpose_lib.analysis.attention import AttentionRecorder, attention_rollout, keypoint_attention
 from mfvpose_lib.analysis.attribution import KeypointAttribution, keypoint_attribution
-from mfvpose_lib.data.codec import decode_heatmaps, heatmap_to_crop, labelled_crop_points
+from mfvpose_lib.codecs.heatmap import HeatmapCodec
 from mfvpose_lib.data.transforms import denormalize
 from mfvpose_lib.engine.fast_path import (
     FastPath,
@@ -31,6 +31,7 @@ from mfvpose_lib.engine.fast_path import (
     prepare_input,
     reference_path,
 )
+from mfvpose_lib.models.codec import model_codec
 
 CROP_ORDERS = ("val index", "worst error")
 
@@ -46,6 +47,7 @@ class CropInspection:
     attention: list[torch.Tensor]  # one (1, heads, K + N, K + N) map per layer, on the CPU
     patch_grid: tuple[int, int]
     keypoint_names: tuple[str, ...]
+    codec: HeatmapCodec  # the model's: where heatmap pixels lie on the crop
     true_points: np.ndarray | None = None  # (K, 2) labelled (x, y) in crop pixels, NaN if unlabelled
 
     @property
@@ -93,7 +95,7 @@ def inspect_crop(
     keypoint_names: Sequence[str] = (),
     target: torch.Tensor | np.ndarray | None = None,
     target_weight: torch.Tensor | np.ndarray | None = None,
-    decode: str = "dark",
+    decode: str | None = None,
     path: FastPath | None = None,
 ) -> CropInspection:
     """Run ``model`` once on a normalised crop ``image`` (3, H, W) and record what it did.
@@ -102,7 +104,8 @@ def inspect_crop(
 
     The model runs in eval mode (restored afterwards) on the device of its parameters.
     ``target``/``target_weight`` (the data set's (K, h, w) and (K, 1)) add the labelled
-    locations, decoded from the target heatmaps, for comparison.
+    locations, decoded from the target heatmaps, for comparison. Keypoints are decoded by the
+    model's codec (with ``decode``, another decoder), exactly as evaluation decodes them.
     """
     _require_keypoint_tokens(model)
     if image.ndim != 3 or image.shape[0] != 3:
@@ -121,19 +124,18 @@ def inspect_crop(
             heatmaps = model(prepare_input(image[None].to(device), path)).float().cpu().numpy()
     finally:
         model.train(was_training)
-    coords, maxvals = decode_heatmaps(heatmaps, method=decode)
-    true_points = None
-    if target is not None:
-        true_points = labelled_crop_points(target, target_weight, input_size=cfg.input_size, decode=decode)
+    codec = model_codec(model).replace(decoder=decode)
+    points, maxvals = codec.decode(heatmaps)
     return CropInspection(
         image=denormalize(image),
         heatmaps=heatmaps[0],
-        points=heatmap_to_crop(coords[0], cfg.heatmap_size, cfg.input_size),
+        points=points[0],
         peaks=maxvals[0, :, 0],
         attention=list(recorder.maps),
         patch_grid=tuple(cfg.patch_grid),
         keypoint_names=tuple(keypoint_names),
-        true_points=true_points,
+        codec=codec,
+        true_points=None if target is None else codec.labelled_points(target, target_weight),
     )
 
 
@@ -151,7 +153,7 @@ class CropInspector:
         items: Sequence[dict],
         *,
         keypoint_names: Sequence[str] = (),
-        decode: str = "dark",
+        decode: str | None = None,
         attribution_steps: int = 16,
         indices: Sequence[int] | None = None,
         precision: str = "auto",
@@ -183,7 +185,8 @@ class CropInspector:
         if self._decision is None:
             device = next(self.model.parameters()).device
             first = self.items[0]["image"][None].to(device)
-            self._decision = decide_precision(self.model, first, precision=self.precision, decode=self.decode)
+            decoder = self.decode or model_codec(self.model).decoder
+            self._decision = decide_precision(self.model, first, precision=self.precision, decode=decoder)
             self._runner = self._decision.runner(self.model, first)
         return self._decision
 

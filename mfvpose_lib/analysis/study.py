@@ -59,15 +59,14 @@ def load_study_models(
 
 
 def val_crops(
-    data_root: str | Path, cfg, count: int, *, dataset: str = "coco"
+    data_root: str | Path, model, count: int, *, dataset: str = "coco"
 ) -> tuple[list[dict], list[int]]:
-    """The first ``count`` validation crops (ground-truth boxes, cut as for evaluation) and
-    their indices in the validation set."""
+    """The first ``count`` validation crops (ground-truth boxes), cut and encoded by ``model``'s
+    codec as for its evaluation, and their indices in the validation set."""
     from mfvpose_lib.data import build_dataset
+    from mfvpose_lib.models.codec import model_codec
 
-    crops = build_dataset(
-        data_root, dataset, "val", input_size=cfg.input_size, heatmap_size=cfg.heatmap_size, train=False
-    )
+    crops = build_dataset(data_root, dataset, "val", codec=model_codec(model), train=False)
     indices = list(range(min(count, len(crops))))
     if not indices:
         raise ValueError(f"{data_root}: the {dataset} validation set is empty")

@@ -29,7 +29,6 @@ def run(args) -> int:
     from mfvpose_lib.device import resolve_device
     from mfvpose_lib.inference import (
         boxes_from_detections,
-        codec_for_checkpoint,
         load_any_model,
         predict_images,
     )
@@ -39,14 +38,16 @@ def run(args) -> int:
         model = load_any_model(args.checkpoint, args.model, map_location=device)
         boxes = boxes_from_detections(args.boxes, args.score_threshold) if args.boxes else None
         out = predict_images(model, args.inputs, boxes=boxes, box=args.box, out_dir=args.out, device=device,
-                             batch_size=args.batch_size, draw=args.draw, precision=args.precision,
-                             codec=codec_for_checkpoint(args.checkpoint, model))  # fmt: skip
+                             batch_size=args.batch_size, draw=args.draw, precision=args.precision)  # fmt: skip
+        skipped = out.settings["skipped_images"]  # each one was listed on stderr as it was found
     except (FileNotFoundError, ValueError, KeyError, TypeError) as err:
         print(f"mfvpose predict: {err}", file=sys.stderr)
         return 2
     s = out.settings
     print(f"{s['people']} people in {s['images']} images; {len(out.results)} poses after OKS-NMS "
           f"(flip {s['flip_test']}, alignment {s['flip_alignment']}, decode {s['decode']}); wrote {args.out}/")  # fmt: skip
+    if skipped:
+        print(f"skipped {len(skipped)} unreadable image files (listed above and in settings.json)")
     if "precision" in s:
         print(f"precision: {s['precision']['reason']}")
     return 0

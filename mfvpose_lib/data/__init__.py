@@ -7,7 +7,6 @@ renders the built-in synthetic people set in those same layouts.
 
 # the built-in data sets register their specs on import, COCO first
 from mfvpose_lib.data import coco, mpii  # noqa: F401  (isort: skip)
-from mfvpose_lib.data.codec import decode_heatmaps, encode_heatmaps, flip_back, heatmap_to_image_coords
 from mfvpose_lib.data.dataset import PoseDataset, build_dataset, load_image
 from mfvpose_lib.data.meta import COCO_META, MPII_META, DatasetMeta
 from mfvpose_lib.data.mpii import load_mpii_gt_valid
@@ -21,15 +20,11 @@ __all__ = [
     "DatasetSpec",
     "PoseDataset",
     "build_dataset",
-    "decode_heatmaps",
-    "encode_heatmaps",
     "ensure_synthetic",
-    "flip_back",
     "get_dataset_spec",
     "get_meta",
     "list_datasets",
     "register_dataset",
-    "heatmap_to_image_coords",
     "load_image",
     "load_mpii_gt_valid",
     "write_synthetic",

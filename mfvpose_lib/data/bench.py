@@ -20,9 +20,9 @@ import cv2
 import numpy as np
 import torch
 
-from mfvpose_lib.data.codec import HeatmapCodec, blur_heatmaps, decode_heatmaps, get_max_preds
+from mfvpose_lib.codecs.geometry import affine_points, get_affine_transform
+from mfvpose_lib.codecs.heatmap import HeatmapCodec, blur_heatmaps, get_max_preds
 from mfvpose_lib.data.dataset import PoseDataset, build_dataset
-from mfvpose_lib.data.geometry import affine_points, get_affine_transform
 from mfvpose_lib.data.transforms import IMAGENET_MEAN, IMAGENET_STD
 
 FEED_RATE = 2000.0  # samples/s a GPU training run of the paper's models consumes (order of magnitude)
@@ -167,7 +167,7 @@ def benchmark_dataframe(
                                  np.ones((64, 17, 1))], axis=-1)  # fmt: skip
         hm = np.stack([reference_encode_heatmaps(j, input_size, heatmap_size)[0] for j in joints])
         for name, fn in (
-            ("DARK decode (this library)", lambda h: decode_heatmaps(h, "dark")[0]),
+            ("DARK decode (this library)", lambda h: codec.locate(h, "dark")[0]),
             ("DARK decode (reference loop)", reference_dark_decode),
         ):
             best = math.inf
@@ -198,34 +198,28 @@ def codec_round_trip_table(
     heatmap_size: Sequence[int] = (64, 48),
     seed: int = 0,
 ):
-    """Error (input pixels) of encode → decode for each target centring and decoder.
+    """Error (crop pixels, per axis) of the codec's encode → decode for each geometry, target
+    centring and decoder.
 
     Points are uniform inside the crop but at least 7 heatmap pixels from its border, so the
     table isolates quantisation and decoding bias from border effects.
     """
     import pandas as pd
 
-    from mfvpose_lib.data.codec import encode_heatmaps
+    from mfvpose_lib.codecs.geometry import GEOMETRIES
 
     rng = np.random.default_rng(seed)
-    stride = np.array([input_size[1] / heatmap_size[1], input_size[0] / heatmap_size[0]])
-    margin = 7 * stride
-    xy = rng.uniform(margin, np.array([input_size[1], input_size[0]]) - margin, (samples, 17, 2))
-    joints = np.concatenate([xy, np.ones((samples, 17, 1))], axis=-1)
     rows = []
-    for unbiased in (False, True):
-        target, _ = encode_heatmaps(
-            joints, input_size=input_size, heatmap_size=heatmap_size, unbiased=unbiased
-        )
-        for method in ("argmax", "quarter", "dark"):
-            coords, _ = decode_heatmaps(target, method=method)
-            err = np.linalg.norm(coords * stride - xy, axis=-1)
-            rows.append(
-                {
-                    "target": "sub-pixel (unbiased)" if unbiased else "integer-centred",
-                    "decode": method,
-                    "mean_error_px": float(err.mean()),
-                    "max_error_px": float(err.max()),
-                }
-            )
+    for geometry in GEOMETRIES:
+        for target in ("integer", "subpixel"):
+            codec = HeatmapCodec(input_size=tuple(input_size), heatmap_size=tuple(heatmap_size), geometry=geometry,
+                                 target=target)  # fmt: skip
+            hm_xy = rng.uniform(7, np.array([heatmap_size[1], heatmap_size[0]]) - 8, (samples, 17, 2))
+            xy = codec.heatmap_to_crop(hm_xy)
+            targets, _ = codec.encode(np.concatenate([xy, np.ones((samples, 17, 1))], axis=-1))
+            for decoder in ("argmax", "quarter", "dark"):
+                err = np.abs(codec.decode(targets, decoder=decoder)[0] - xy)
+                rows.append({"geometry": geometry, "target": target, "decode": decoder,
+                             "mean |dx| px": float(err[..., 0].mean()), "mean |dy| px": float(err[..., 1].mean()),
+                             "max error px": float(np.linalg.norm(err, axis=-1).max())})  # fmt: skip
     return pd.DataFrame(rows)

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mfvpose_lib.data.geometry import PIXEL_STD, box_to_center_scale, clean_box
+from mfvpose_lib.codecs.geometry import PIXEL_STD, box_to_center_scale, clean_box
 from mfvpose_lib.data.meta import COCO_META, DatasetMeta
 from mfvpose_lib.data.spec import DatasetSpec, register_dataset
 from mfvpose_lib.data.transforms import AugmentationConfig

@@ -18,7 +18,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
 
-from mfvpose_lib.data.codec import HeatmapCodec
+from mfvpose_lib.codecs.heatmap import HeatmapCodec
 from mfvpose_lib.data.meta import DatasetMeta
 from mfvpose_lib.data.spec import get_dataset_spec
 from mfvpose_lib.data.transforms import AugmentationConfig, Compose, build_pipeline

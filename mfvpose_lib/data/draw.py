@@ -57,14 +57,11 @@ def draw_box(image: np.ndarray, box: Sequence[float], color=(255, 255, 0), width
     return np.asarray(img)
 
 
-def heatmap_overlay(image: np.ndarray, heatmaps: np.ndarray, alpha: float = 0.55) -> np.ndarray:
-    """Max over joints of (K, h, w) heatmaps, enlarged to the image and blended in red."""
-    hm = np.asarray(heatmaps, dtype=np.float32).max(axis=0)
-    hm = np.clip(hm, 0, 1)
-    big = Image.fromarray((hm * 255).astype(np.uint8)).resize(
-        (image.shape[1], image.shape[0]), Image.Resampling.BILINEAR
-    )
-    m = np.asarray(big, dtype=np.float32)[..., None] / 255.0
+def heatmap_overlay(image: np.ndarray, heatmaps: np.ndarray, codec, alpha: float = 0.55) -> np.ndarray:
+    """Max over joints of (K, h, w) heatmaps, laid on the crop by ``codec`` (a
+    :class:`~mfvpose_lib.codecs.heatmap.HeatmapCodec`) and blended in red."""
+    on_crop = codec.heatmaps_on_crop(np.asarray(heatmaps, dtype=np.float32).max(axis=0))
+    m = np.clip(on_crop, 0, 1)[..., None]
     red = np.array([255.0, 30.0, 30.0])
     out = image.astype(np.float32) * (1 - alpha * m) + red * alpha * m
     return np.clip(out, 0, 255).astype(np.uint8)
@@ -146,7 +143,7 @@ def pipeline_stages(dataset, index: int, seed: int = 0) -> list[tuple[str, np.nd
     The crop window is drawn on the original image after the random steps; then the crop with
     its keypoints, the target heatmaps, and the normalised tensor mapped back to colours.
     """
-    from mfvpose_lib.data.geometry import get_affine_transform, invert_affine
+    from mfvpose_lib.codecs.geometry import get_affine_transform, invert_affine
     from mfvpose_lib.data.transforms import AffineCrop, GenerateTarget, Normalize, denormalize
 
     rng = np.random.default_rng(seed)
@@ -176,7 +173,7 @@ def pipeline_stages(dataset, index: int, seed: int = 0) -> list[tuple[str, np.nd
         elif isinstance(step, GenerateTarget):
             sample = step(sample, rng)
             stages.append(
-                ("GenerateTarget (max over joints)", heatmap_overlay(sample["image"], sample["target"]))
+                ("GenerateTarget (max over joints)", heatmap_overlay(sample["image"], sample["target"], step.codec))
             )
         elif isinstance(step, Normalize):
             sample = step(sample, rng)
@@ -188,11 +185,11 @@ def pipeline_stages(dataset, index: int, seed: int = 0) -> list[tuple[str, np.nd
     return stages
 
 
-def decoded_targets(dataset, indices: Sequence[int], method: str = "dark") -> list[np.ndarray]:
-    """Crops with their target heatmaps and the keypoints decoded back from those targets."""
+def decoded_targets(dataset, indices: Sequence[int], method: str | None = None) -> list[np.ndarray]:
+    """Crops with their target heatmaps and the keypoints the data set's codec decodes back from
+    those targets (its own decoder, or ``method``)."""
     import torch
 
-    from mfvpose_lib.data.codec import decode_heatmaps
     from mfvpose_lib.data.transforms import denormalize
 
     out = []
@@ -201,8 +198,7 @@ def decoded_targets(dataset, indices: Sequence[int], method: str = "dark") -> li
         item = dataset[int(i)]
         crop = denormalize(item["image"])
         target = item["target"].numpy()
-        coords, maxvals = decode_heatmaps(target[None], method=method)
-        stride = np.array([crop.shape[1] / target.shape[2], crop.shape[0] / target.shape[1]])
-        joints = np.concatenate([coords[0] * stride, (maxvals[0] > 0.1).astype(np.float32) * 2], axis=1)
-        out.append(draw_skeleton(heatmap_overlay(crop, target, alpha=0.4), joints, dataset.meta))
+        coords, maxvals = dataset.codec.decode(target[None], decoder=method)
+        joints = np.concatenate([coords[0], (maxvals[0] > 0.1).astype(np.float32) * 2], axis=1)
+        out.append(draw_skeleton(heatmap_overlay(crop, target, dataset.codec, alpha=0.4), joints, dataset.meta))
     return out

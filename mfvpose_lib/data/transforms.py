@@ -18,8 +18,15 @@ import numpy as np
 import torch
 from PIL import Image
 
-from mfvpose_lib.data.codec import HeatmapCodec
-from mfvpose_lib.data.geometry import PIXEL_STD, affine_points, check_geometry, fliplr_joints, get_affine_transform
+from mfvpose_lib.codecs.heatmap import HeatmapCodec
+from mfvpose_lib.codecs.geometry import (
+    PIXEL_STD,
+    affine_points,
+    box_extent,
+    check_geometry,
+    fliplr_joints,
+    get_affine_transform,
+)
 from mfvpose_lib.data.meta import DatasetMeta
 
 # one OpenCV thread per loader process: the data loader parallelises across workers
@@ -62,20 +69,24 @@ class Compose:
 
 
 class HalfBody:
-    """With probability ``prob``, re-centre the box on the visible upper or lower body (HRNet).
+    """With probability ``prob``, re-centre the box on the visible upper or lower body.
 
     Needs more than ``num_joints`` visible joints; picks the upper half when a normal draw is
-    below 0.5 (as the reference), the box is fitted to the crop aspect ratio and padded ×1.5.
+    below 0.5 (as the references), the box is fitted to the crop aspect ratio and padded ×1.5.
+    Its extent follows the ``geometry``'s reference (:func:`~mfvpose_lib.codecs.geometry.box_extent`:
+    TokenPose counts max − min + 1, HRNet max − min).
     """
 
     def __init__(
-        self, meta: DatasetMeta, aspect_ratio: float, prob: float = 0.3, num_joints: int = 8
-    ) -> None:
+        self, meta: DatasetMeta, aspect_ratio: float, prob: float = 0.3, num_joints: int = 8,
+        geometry: str = "hrnet",
+    ) -> None:  # fmt: skip
         self.upper = np.asarray(meta.upper_body_ids)
         self.lower = np.asarray(meta.lower_body_ids)
         self.aspect_ratio = aspect_ratio
         self.prob = prob
         self.num_joints = num_joints
+        self.geometry = check_geometry(geometry)
 
     def __call__(self, sample: dict, rng: np.random.Generator) -> dict:
         joints = sample["joints"]
@@ -91,7 +102,7 @@ class HalfBody:
         if len(selected) < 2:
             return sample
         center = selected.mean(axis=0)
-        w, h = selected.max(axis=0) - selected.min(axis=0)
+        w, h = box_extent(selected, self.geometry)
         if w > self.aspect_ratio * h:
             h = w / self.aspect_ratio
         elif w < self.aspect_ratio * h:
@@ -262,7 +273,7 @@ def build_pipeline(
         aug = augmentation
         aspect = input_size[1] / input_size[0]
         if aug.half_body_prob > 0:
-            steps.append(HalfBody(meta, aspect, aug.half_body_prob, aug.num_joints_half_body))
+            steps.append(HalfBody(meta, aspect, aug.half_body_prob, aug.num_joints_half_body, codec.geometry))
         steps.append(RandomScaleRotation(aug.scale_factor, aug.rotation_factor, aug.rotation_prob))
         if aug.flip_prob > 0:
             steps.append(RandomFlip(meta.flip_pairs, aug.flip_prob))

@@ -124,13 +124,15 @@ def _tb_val_pictures(self, state):
 
     from mfvpose_lib.data.draw import draw_skeleton
     from mfvpose_lib.data.transforms import denormalize
+    from mfvpose_lib.models.codec import bare_model, model_codec
 
-    model = getattr(state.model, "module", state.model)
+    model = bare_model(state.model)
     if self._val_items is None:
         from mfvpose_lib.engine.data_access import build_split
 
         try:
-            data = build_split(state.config.data_root, state.config.dataset, "val", model.cfg, train=False)
+            data = build_split(state.config.data_root, state.config.dataset, "val", model.cfg, train=False,
+                               codec=model_codec(model))  # fmt: skip
         except (FileNotFoundError, ValueError):
             self._val_items = []
             return None
@@ -144,20 +146,10 @@ def _tb_val_pictures(self, state):
     with torch.no_grad():
         heatmaps = model(images.to(next(model.parameters()).device)).float().cpu().numpy()
     model.train(was_training)
-    coords, maxvals = crop_keypoints(heatmaps, model.cfg.input_size)
+    coords, maxvals = model_codec(model).decode(heatmaps)
     joints = np.concatenate([coords, maxvals.reshape(*coords.shape[:2], 1)], axis=2)
     return np.stack([draw_skeleton(denormalize(img), j, self._meta, min_visibility=0.2, hidden_style=False)
                      for img, j in zip(images, joints)])  # fmt: skip
-
-
-def crop_keypoints(heatmaps, input_size):
-    """Keypoints in crop pixels from (N, K, h, w) heatmaps (the one decode call of this module)."""
-    from mfvpose_lib.data.codec import decode_heatmaps
-
-    coords, maxvals = decode_heatmaps(heatmaps, method="dark")
-    h, w = heatmaps.shape[-2:]
-    stride = (input_size[1] / w, input_size[0] / h)
-    return coords * stride, maxvals
 
 
 def layer_scale_magnitudes(model) -> dict[str, float]:

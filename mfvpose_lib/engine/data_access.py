@@ -24,13 +24,13 @@ def build_split(
     augmentation=None,
     cache_images: bool = False,
 ) -> Dataset:
-    """``dataset`` ``split`` under ``data_root`` cut and encoded by ``codec`` (default: the
-    codec of the model's family at ``model_cfg``'s sizes); ``train`` switches augmentation on
+    """``dataset`` ``split`` under ``data_root`` cut and encoded by ``codec`` (pass the model's,
+    ``models.codec.model_codec(model)``; default: the codec of the family of ``model_cfg``); ``train`` switches augmentation on
     (``augmentation``, a ``data.transforms.AugmentationConfig``, replaces the data set's
     reference recipe; ``cache_images`` keeps decoded images in memory)."""
-    from mfvpose_lib.data.codec import codec_for_model
     from mfvpose_lib.data.dataset import build_dataset
     from mfvpose_lib.data.spec import get_dataset_spec
+    from mfvpose_lib.models.codec import default_codec
 
     spec = get_dataset_spec(dataset)
     if model_cfg.num_keypoints != spec.num_keypoints:
@@ -49,7 +49,7 @@ def build_split(
         data_root,
         dataset,
         split,
-        codec=codec or codec_for_model(model_cfg),
+        codec=codec or default_codec(model_cfg),
         train=train,
         boxes=boxes,
         det_file=det_file,

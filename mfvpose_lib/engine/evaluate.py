@@ -20,18 +20,19 @@ import torch.nn as nn
 from torch.utils.data import DataLoader, Dataset
 from torch.utils.data.distributed import DistributedSampler
 
-from mfvpose_lib.data.codec import FLIP_ALIGNMENTS, HeatmapCodec, codec_for_model, codec_from_checkpoint
+from mfvpose_lib.codecs.heatmap import FLIP_ALIGNMENTS, HeatmapCodec
 from mfvpose_lib.data.spec import get_dataset_spec
 from mfvpose_lib.engine.distributed import DistInfo, gather_objects
 from mfvpose_lib.engine.loss import JointsMSELoss
 from mfvpose_lib.evaluation.coco import check_submission
 from mfvpose_lib.evaluation.mpii import HRNET_MEAN_AT_0_11, PCKH_GROUPS
+from mfvpose_lib.models.codec import model_codec
 
 
 @dataclass(frozen=True)
 class EvalSettings:
     """Test-time choices. Decoding and flip alignment come from the data set's
-    :class:`~mfvpose_lib.data.codec.HeatmapCodec` (the family's own test settings) unless
+    :class:`~mfvpose_lib.codecs.heatmap.HeatmapCodec` (the family's own test settings) unless
     ``decode`` / ``flip_alignment`` name another; ``shift=True`` is HRNet's one-pixel flip
     shift (``flip_alignment="hrnet_1px"``)."""
 
@@ -176,11 +177,11 @@ def predict(
         heatmaps = heatmaps.cpu().numpy()
         if settings.flip:
             heatmaps = (heatmaps + codec.flip_back(flipped, flip_pairs)) * 0.5
-        coords, maxvals = codec.decode(heatmaps)
+        crop_points, maxvals = codec.decode(heatmaps)
         meta = batch["meta"]
         center = _numpy(meta["center"])
         scale = _numpy(meta["scale"])
-        parts["coords"].append(codec.to_image(coords, center, scale))
+        parts["coords"].append(codec.crop_to_image(crop_points, center, scale).astype(np.float32))
         parts["maxvals"].append(maxvals.reshape(maxvals.shape[0], -1))
         parts["center"].append(center)
         parts["scale"].append(scale)
@@ -216,8 +217,8 @@ def predict(
 
 
 def dataset_codec(model: nn.Module, dataset: Dataset) -> HeatmapCodec:
-    """The codec the data set was cut with (else the model family's), checked against the model."""
-    codec = getattr(dataset, "codec", None) or codec_for_model(model)
+    """The codec the data set was cut with (else the model's), checked against the model."""
+    codec = getattr(dataset, "codec", None) or model_codec(model)
     cfg = model.cfg
     if tuple(codec.heatmap_size) != tuple(cfg.heatmap_size) or tuple(codec.input_size) != tuple(cfg.input_size):
         raise ValueError(
@@ -324,13 +325,12 @@ def per_joint_table(result: EvalResult):
 
 
 def load_for_evaluation(checkpoint: str | Path, device: torch.device | str = "cpu") -> tuple[nn.Module, HeatmapCodec]:
-    """The model a checkpoint rebuilds and the codec it was trained with (its family's codec
-    for public weights), so that evaluation crops and decodes exactly as training did."""
+    """The model a checkpoint rebuilds and the codec it carries (the one it was trained with), so
+    that evaluation crops and decodes exactly as training did."""
     from mfvpose_lib.models.factory import load_model
 
     model = load_model(checkpoint, map_location=device)
-    payload = torch.load(checkpoint, map_location="cpu", weights_only=True)
-    return model, codec_from_checkpoint(payload, model, source=str(checkpoint))
+    return model, model_codec(model)
 
 
 def evaluate_checkpoint(

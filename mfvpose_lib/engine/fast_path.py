@@ -21,8 +21,7 @@ an eval-mode copy, BatchNorm folded, in the path's memory format, compiled where
 ``decide_precision`` is what ``--precision auto`` of evaluation, prediction and the widgets
 calls: on a check batch it runs both paths and takes the fast one only when it moves no decoded
 keypoint more than 0.1 heatmap px and is measured faster. ``decode_keypoints`` is the one place
-this module (and the benchmark suite) decodes heatmaps, through the codec's public
-``decode_heatmaps``.
+this module (and the benchmark suite) decodes heatmaps, through ``HeatmapCodec.locate``.
 """
 
 from __future__ import annotations
@@ -201,13 +200,14 @@ def autocast(path: FastPath):
 
 
 def decode_keypoints(heatmaps: torch.Tensor | np.ndarray, method: str = "dark") -> np.ndarray:
-    """Keypoints in heatmap pixels (N, K, 2): the one place the fast path decodes."""
-    from mfvpose_lib.data.codec import decode_heatmaps
+    """Keypoints in heatmap pixels (N, K, 2): the one place the fast path decodes. Tolerances
+    are in heatmap pixels, so any codec of the maps' size answers the same."""
+    from mfvpose_lib.codecs.heatmap import HeatmapCodec
 
     if torch.is_tensor(heatmaps):
         heatmaps = heatmaps.detach().float().cpu().numpy()
-    coords, _ = decode_heatmaps(heatmaps, method=method)
-    return coords
+    size = tuple(heatmaps.shape[-2:])
+    return HeatmapCodec(input_size=size, heatmap_size=size, decoder=method).locate(heatmaps)[0]
 
 
 def output_agreement(reference: torch.Tensor, fast: torch.Tensor, decode: str = "dark") -> dict[str, float]:

@@ -26,7 +26,7 @@ import torch.nn as nn
 from torch.utils.data import DataLoader, Dataset
 from torch.utils.data.distributed import DistributedSampler
 
-from mfvpose_lib.data.codec import HeatmapCodec
+from mfvpose_lib.codecs.heatmap import HeatmapCodec
 from mfvpose_lib.data.spec import get_dataset_spec
 from mfvpose_lib.engine.callbacks import (
     PROGRESS_NAME,
@@ -59,6 +59,7 @@ from mfvpose_lib.engine.fast_path import resolve_amp
 from mfvpose_lib.engine.loss import JointsMSELoss
 from mfvpose_lib.engine.train_config import TrainConfig
 from mfvpose_lib.io_utils import jsonable
+from mfvpose_lib.models.codec import set_codec
 
 # Per-epoch values printed in the log line (all of them go to metrics.csv).
 LOGGED_KEYS = ("lr", "train_loss", "val_loss", "samples_per_s", "train_seconds", "val_seconds")
@@ -153,10 +154,10 @@ def build_model_for_run(config: TrainConfig) -> nn.Module:
 
 
 def run_codec(config: TrainConfig, model: nn.Module) -> HeatmapCodec:
-    """The run's codec: the model family's, with the config's σ and codec overrides."""
-    from mfvpose_lib.data.codec import codec_for_model
+    """The run's codec: the model's, with the config's σ and codec overrides."""
+    from mfvpose_lib.models.codec import model_codec
 
-    return codec_for_model(unwrap_model(model), **{"sigma": config.sigma, **config.codec})
+    return model_codec(model).replace(**{"sigma": config.sigma, **config.codec})
 
 
 def per_process_batch(config: TrainConfig, world_size: int) -> int:
@@ -272,6 +273,7 @@ class Trainer:
         else:
             self.train_set, self.val_set = build_datasets(config, self.model)
         self.codec = getattr(self.train_set, "codec", None) or run_codec(config, self.model)
+        set_codec(self.model, self.codec)  # the model owns the codec its targets were made with
         self.sampler = DistributedSampler(
             self.train_set,
             num_replicas=self.dist.world_size,
@@ -535,7 +537,6 @@ class Trainer:
             "best_epoch": state.best_epoch,
             "primary_metric": state.primary_metric,
             "dataset": self.config.dataset,
-            "codec": self.codec.to_dict(),
             "data_root": str(self.config.data_root),
             "train_config": jsonable(dataclasses.asdict(self.config)),
             "world_size": self.dist.world_size,

@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import pickle
+import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +35,7 @@ import torch.nn as nn
 from mfvpose_lib.io_utils import atomic_torch_save
 
 FORMAT = "mfvpose"
-_RESERVED = ("format", "model_name", "config_class", "config", "state_dict")
+_RESERVED = ("format", "model_name", "config_class", "config", "state_dict", "codec")
 # Keys only an ImageNet (classification) HRNet checkpoint has.
 _IMAGENET_MARKERS = ("incre_modules.", "downsamp_modules.", "classifier.")
 # Top-level names of an HRNet trunk, in forward order.
@@ -63,6 +64,10 @@ def _read_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> Any:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: checkpoint file not found")
+    if not _is_torch_file(path):  # else torch's unpickler calls any junk "objects other than tensors"
+        raise ValueError(
+            f"{path}: not a PyTorch checkpoint file (neither torch.save's zip archive nor its legacy format)"
+        )
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
@@ -72,6 +77,23 @@ def _read_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> Any:
         ) from None
     except (RuntimeError, EOFError, OSError) as err:
         raise ValueError(f"{path}: not a readable PyTorch checkpoint ({err})") from None
+
+
+# torch.save's legacy (pre-1.6) format opens with this number, pickled.
+_LEGACY_MAGIC = (0x1950A86A20F9469CFC6C).to_bytes(10, "little")
+
+
+def _is_torch_file(path: Path) -> bool:
+    """Whether ``path`` is in a format ``torch.save`` writes: a zip archive holding
+    ``<name>/data.pkl``, or a pickle that starts with the legacy magic number."""
+    if zipfile.is_zipfile(path):
+        try:
+            with zipfile.ZipFile(path) as archive:
+                return any(name.endswith("/data.pkl") for name in archive.namelist())
+        except zipfile.BadZipFile:
+            return False
+    with open(path, "rb") as fh:
+        return _LEGACY_MAGIC in fh.read(32)
 
 
 def _is_state_dict(obj: Any) -> bool:
@@ -202,7 +224,9 @@ def _compare(
 
 
 def save_model_checkpoint(path: str | os.PathLike, model: nn.Module, **extra: Any) -> Path:
-    """Write ``model`` (config + weights) and any ``extra`` entries atomically to ``path``."""
+    """Write ``model`` (config, codec and weights) and any ``extra`` entries atomically to ``path``."""
+    from mfvpose_lib.models.codec import model_codec
+
     cfg = getattr(model, "cfg", None)
     if cfg is None or not dataclasses.is_dataclass(cfg):
         raise TypeError(f"{path}: model {type(model).__name__} has no dataclass 'cfg' to store")
@@ -214,6 +238,7 @@ def save_model_checkpoint(path: str | os.PathLike, model: nn.Module, **extra: An
         "model_name": getattr(model, "model_name", type(model).__name__),
         "config_class": type(cfg).__name__,
         "config": dataclasses.asdict(cfg),
+        "codec": model_codec(model).to_dict(),
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         **extra,
     }
@@ -226,6 +251,8 @@ def load_weights(model: nn.Module, path: str | os.PathLike, strict: bool = True)
     With ``strict=True`` (default) nothing is loaded unless every key fits, and a
     :class:`CheckpointMismatchError` lists the missing, unexpected and mis-shaped keys. With
     ``strict=False`` the fitting tensors are loaded and the returned report lists the rest.
+    One of our checkpoints also gives the model the codec it was trained with; public weights
+    leave the model its family's.
     """
     path = Path(path)
     obj = _read_checkpoint(path)
@@ -250,6 +277,10 @@ def load_weights(model: nn.Module, path: str | os.PathLike, strict: bool = True)
     if not fitting:
         raise CheckpointMismatchError(f"no tensor of the checkpoint fits {type(model).__name__}\n{report}")
     model.load_state_dict(fitting, strict=False)
+    if layout == FORMAT and getattr(model, "cfg", None) is not None and obj.get("config_class") == type(model.cfg).__name__:
+        from mfvpose_lib.models.codec import codec_from_payload, set_codec
+
+        set_codec(model, codec_from_payload(obj, model, source=str(path)))
     return report
 
 

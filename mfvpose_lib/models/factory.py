@@ -23,6 +23,7 @@ from mfvpose_lib.models.checkpoint import (
     _strip_module_prefix,
     load_weights,
 )
+from mfvpose_lib.models.codec import codec_from_payload, default_codec, set_codec
 from mfvpose_lib.models.config import build_config
 from mfvpose_lib.models.registry import entrypoints, families
 from mfvpose_lib.optional import import_if_present
@@ -74,15 +75,15 @@ def create_model(name: str, checkpoint_path: str | None = None, **overrides) -> 
         raise KeyError(f"unknown model {name!r}.{hint} See list_models().")
     model = registered[name](**overrides)
     model.model_name = name
+    set_codec(model, default_codec(model.cfg))
     if checkpoint_path is not None:
         load_weights(model, checkpoint_path)
     return model
 
 
 def load_model(path: str | os.PathLike, map_location: Any = "cpu") -> nn.Module:
-    """Rebuild a model from one of our checkpoints (its stored config alone) and load its weights.
-
-    The model is returned in eval mode on ``map_location``.
+    """Rebuild a model from one of our checkpoints (its stored config alone) and load its weights
+    and its codec. The model is returned in eval mode on ``map_location``.
     """
     path = Path(path)
     obj = _read_checkpoint(path, map_location="cpu")
@@ -106,6 +107,7 @@ def load_model(path: str | os.PathLike, map_location: Any = "cpu") -> nn.Module:
         raise CheckpointMismatchError(f"checkpoint does not fit its own config\n{report}")
     model.load_state_dict(fitting, strict=False)
     model.model_name = obj.get("model_name") or type(model).__name__
+    set_codec(model, codec_from_payload(obj, model, source=str(path)))
     if map_location is not None and not callable(map_location) and not isinstance(map_location, dict):
         model.to(map_location)
     return model.eval()

@@ -374,7 +374,7 @@ class HRNetConfig(HRNetTrunkConfig):
             raise ValueError(f"HRNetConfig: final_conv_kernel must be 1 or 3, got {self.final_conv_kernel}")
 
 
-@register_family(HRNetConfig)
+@register_family(HRNetConfig, codec="hrnet")
 class PoseHRNet(HRNetTrunk):
     """The full pose HRNet of the HRNet repository (``pose_hrnet``), same keys, same function."""
 

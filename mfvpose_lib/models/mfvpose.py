@@ -72,7 +72,7 @@ class MfvPoseConfig(TokenPoseConfig):
             )
 
 
-@register_family(MfvPoseConfig)
+@register_family(MfvPoseConfig, codec="tokenpose")
 class MfvPose(TokenPose):
     """TokenPose built with ``cfg.hrfov`` and ``cfg.layer_scale_init``."""
 

@@ -13,6 +13,8 @@ import torch.nn as nn
 
 _ENTRYPOINTS: dict[str, Callable[..., nn.Module]] = {}
 _FAMILIES: dict[str, tuple[type, Callable[..., nn.Module]]] = {}
+_CODEC_FAMILIES: dict[str, str] = {}
+
 
 def register_model(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
     """Register ``fn`` under its function name."""
@@ -23,14 +25,16 @@ def register_model(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
     return fn
 
 
-def register_family(config_cls: type) -> Callable[[type], type]:
-    """Map a config dataclass (by class name) to the model class it builds.
+def register_family(config_cls: type, *, codec: str) -> Callable[[type], type]:
+    """Map a config dataclass (by class name) to the model class it builds, and to the code base
+    whose heatmap codec its models take (a key of ``codecs.heatmap.FAMILY_CODECS``).
 
-    Used to rebuild a model from the config stored in a checkpoint.
+    Used to rebuild a model from the config stored in a checkpoint and to give it its codec.
     """
 
     def wrap(model_cls: type) -> type:
         _FAMILIES[config_cls.__name__] = (config_cls, model_cls)
+        _CODEC_FAMILIES[config_cls.__name__] = codec
         return model_cls
 
     return wrap
@@ -39,6 +43,11 @@ def register_family(config_cls: type) -> Callable[[type], type]:
 def entrypoints() -> dict[str, Callable[..., nn.Module]]:
     """The registered entry points by name (whatever model modules have been imported)."""
     return _ENTRYPOINTS
+
+
+def codec_families() -> dict[str, str]:
+    """Config class name -> the code base whose codec its models take, as registered so far."""
+    return _CODEC_FAMILIES
 
 
 def families() -> dict[str, tuple[type, Callable[..., nn.Module]]]:

@@ -68,7 +68,7 @@ class SimpleBaselineConfig(PoseTaskConfig):
             )
 
 
-@register_family(SimpleBaselineConfig)
+@register_family(SimpleBaselineConfig, codec="hrnet")
 class SimpleBaseline(nn.Module):
     """ResNet-{50,101,152} at stride 32, upsampled to stride 4 by deconvolutions, 1x1 heatmap head."""
 

@@ -232,7 +232,7 @@ def init_hrfov_weights(module: nn.Module) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-@register_family(TokenPoseConfig)
+@register_family(TokenPoseConfig, codec="tokenpose")
 class TokenPose(nn.Module):
     """HRNet stage-3 extractor (+ optional HRFOV) -> keypoint-token Transformer -> heatmaps.
 

@@ -6,7 +6,7 @@ publishes them (``pose_hrnet_w32_256x192.pth``), or listed in a ``released.json`
 (``{"tokenpose_b": "tp_b_256x192.pth"}``). ``mfvpose reproduce --released DIR`` records the
 folder for a study run; without it ``DATA_ROOT/released`` is used when it exists. Each file is
 loaded strictly into its registered model and scored on the study's validation split with the
-codec of its family (``data.codec.codec_for_model``): that is how the baseline rows of Tables 1
+codec of its family (``models.codec.model_codec``): that is how the baseline rows of Tables 1
 and 3 are reproduced exactly by someone who has COCO and MPII.
 """
 
@@ -116,11 +116,11 @@ def evaluate_released(
     from mfvpose_lib.engine.data_access import build_split
     from mfvpose_lib.engine.evaluate import evaluate_model
     from mfvpose_lib.inference import (
-        codec_for_checkpoint,
         dataset_for_model,
         load_any_model,
         test_settings_for,
     )
+    from mfvpose_lib.models.codec import model_codec
     from mfvpose_lib.reference import reference_row_for
 
     torch_device = resolve_device(device)
@@ -128,7 +128,7 @@ def evaluate_released(
     for ckpt in checkpoints:
         model = load_any_model(ckpt.path, ckpt.model, map_location=torch_device)
         dataset = dataset_for_model(model)
-        codec = codec_for_checkpoint(ckpt.path, model)
+        codec = model_codec(model)  # the family's for public weights, the saved one for ours
         settings = test_settings_for(model, dataset)
         row = {"model": ckpt.model, "checkpoint": str(ckpt.path), "found by": ckpt.found_by, "dataset": dataset,
                **dict(zip(("table", "method", "input"), reference_row_for(ckpt.model) or ("", "", ""), strict=True)),

@@ -107,7 +107,7 @@ def plot_keypoint_heatmaps(
             inspection.heatmaps[k],
             cmap=cmap,
             alpha=alpha,
-            extent=(-0.5, w - 0.5, h - 0.5, -0.5),
+            extent=inspection.codec.heatmap_extent(),
             interpolation="bilinear",
         )
         ax.plot(*inspection.points[k], "c+", ms=10, mew=2)

@@ -1,17 +1,21 @@
 """Heatmap codec: keypoints → Gaussian target heatmaps, heatmaps → keypoints.
 
-:class:`HeatmapCodec` is the one object that training targets, evaluation, prediction, the
-notebooks and the widgets share; it is saved in every checkpoint. It holds the input and
-heatmap sizes, σ, the target kind, the decoder and the crop **geometry** (see
-:mod:`mfvpose_lib.data.geometry`), from which the flip-test alignment is derived.
-:func:`codec_for_model` gives each model family the settings of its public code.
+:class:`HeatmapCodec` is the one object that converts between pixels and heatmaps. Every model
+carries one (``models.codec.model_codec``) and saves it in its checkpoints; training targets,
+evaluation, prediction, the pictures, the explorers, attributions and TensorBoard all go
+through it. Its coordinate contract, as MMPose's codecs have it:
+
+- ``encode(joints in crop pixels)`` → target heatmaps and weights;
+- ``decode(heatmaps)`` → keypoints in **crop pixels** (``locate`` gives the heatmap pixels);
+- ``crop_to_image`` / ``image_to_crop`` map crop ↔ original image for each person;
+- ``crop_to_heatmap`` / ``heatmap_to_crop`` are exact inverses, defined per crop **geometry**
+  (:mod:`mfvpose_lib.codecs.geometry`), from which the flip-test alignment is derived too.
 
 Encoding follows the reference code's ``generate_target``: a Gaussian of ``sigma`` in heatmap
-pixels, cut to a (6σ+1)-wide window, peak 1, and a target weight that is the joint's visibility
-(0 when the window falls entirely outside the heatmap). Two centrings exist:
-``unbiased=False`` rounds the centre to an integer heatmap pixel (HRNet / SimpleBaseline);
-``unbiased=True`` centres it at the exact sub-pixel location (TokenPose / DARK), which removes a
-quantisation error of up to half a heatmap pixel (two input pixels at stride 4).
+pixels, peak 1, cut to a (6σ+1)-wide window (HRNet) or over the whole map (TokenPose), and a
+target weight that is the joint's visibility (0 when the window falls entirely outside the
+heatmap). The centre is rounded to an integer heatmap pixel (HRNet / SimpleBaseline) or kept at
+the exact sub-pixel location (TokenPose / DARK).
 
 Decoding: argmax with HRNet's quarter-pixel step towards the larger neighbour, or DARK
 (Gaussian blur of the heatmap, log, second-order Taylor step). All functions are vectorised over
@@ -25,40 +29,20 @@ from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 import numpy as np
-from scipy.ndimage import convolve1d
+from scipy.ndimage import convolve1d, map_coordinates
 from scipy.ndimage import shift as subpixel_shift
 
-from mfvpose_lib.data.geometry import (
-    PIXEL_STD,
+from mfvpose_lib.codecs.geometry import (
+    BOX_PADDING,
+    box_extent,
+    box_to_center_scale,
     check_geometry,
     crop_frame,
+    crop_to_heatmap_affine,
     flip_misalignment,
     get_affine_transform,
-    heatmap_factor,
+    rotation_matrix,
 )
-
-
-def encode_heatmaps(
-    joints: np.ndarray,
-    *,
-    input_size: Sequence[int],
-    heatmap_size: Sequence[int],
-    sigma: float = 2.0,
-    unbiased: bool = False,
-    joint_weights: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Gaussian targets for joints given in input-crop pixel coordinates (HRNet geometry:
-    heatmap = input / stride). ``joints``: (K, 3) or (N, K, 3) of x, y, visibility;
-    ``input_size`` and ``heatmap_size`` are (H, W). Returns ``target`` float32 (…, K, h, w)
-    and ``target_weight`` float32 (…, K, 1). ``joint_weights`` (K,) multiplies the weights.
-    """
-    joints = np.array(joints, dtype=np.float32, copy=True)
-    if joints.ndim in (2, 3) and joints.shape[-1] >= 3:
-        in_h, in_w = input_size
-        hm_h, hm_w = heatmap_size
-        joints[..., :2] /= np.array([in_w / hm_w, in_h / hm_h], dtype=np.float32)
-    return gaussian_targets(joints, heatmap_size, sigma=sigma, integer_centre=not unbiased,
-                            joint_weights=joint_weights)  # fmt: skip
 
 
 def gaussian_targets(
@@ -242,28 +226,6 @@ def flip_back(heatmaps, flip_pairs: Sequence[tuple[int, int]], shift: bool = Fal
     return out
 
 
-def heatmap_to_image_coords(
-    coords: np.ndarray,
-    center: np.ndarray,
-    scale: np.ndarray,
-    heatmap_size: Sequence[int],
-    pixel_std: float = PIXEL_STD,
-) -> np.ndarray:
-    """Heatmap (x, y) → original image pixels, as HRNet's ``transform_preds`` (no rotation).
-
-    ``coords`` (N, K, 2); ``center``, ``scale`` (N, 2); ``heatmap_size`` (h, w). The heatmap
-    centre maps to ``center`` and the heatmap width to ``scale[0] * 200`` pixels (both axes use
-    the width factor, as the reference does).
-    """
-    coords = np.asarray(coords, dtype=np.float64)
-    center = np.asarray(center, dtype=np.float64).reshape(-1, 1, 2)
-    scale = np.asarray(scale, dtype=np.float64).reshape(-1, 1, 2)
-    hm_h, hm_w = heatmap_size
-    factor = scale[..., 0:1] * pixel_std / hm_w
-    half = np.array([hm_w * 0.5, hm_h * 0.5])
-    return ((coords - half) * factor + center).astype(np.float32)
-
-
 TARGET_KINDS = ("integer", "subpixel")
 DECODERS = ("dark", "quarter", "argmax")
 FLIP_ALIGNMENTS = ("exact", "hrnet_1px", "none")
@@ -303,59 +265,116 @@ class HeatmapCodec:
         if not self.sigma > 0 or self.blur_kernel < 3 or self.blur_kernel % 2 == 0:
             raise ValueError(f"codec needs sigma > 0 and an odd blur kernel ≥ 3, got {self.sigma}, {self.blur_kernel}")
 
-    # --- geometry -----------------------------------------------------------------------
+    # --- coordinates: crop pixels are the codec's currency ----------------------------------
     @property
     def input_wh(self) -> tuple[int, int]:
         return self.input_size[1], self.input_size[0]
 
     def crop_transform(self, center, scale, rotation: float = 0.0) -> np.ndarray:
-        """2x3 image → input-crop matrix of this geometry."""
+        """2x3 image → crop matrix of this geometry."""
         return get_affine_transform(center, scale, rotation, self.input_wh, geometry=self.geometry)
 
-    def box_to_center_scale(self, box, padding: float = 1.25) -> tuple[np.ndarray, np.ndarray]:
-        from mfvpose_lib.data.geometry import box_to_center_scale
-
+    def box_to_center_scale(self, box, padding: float = BOX_PADDING) -> tuple[np.ndarray, np.ndarray]:
         aspect = self.input_size[1] / self.input_size[0]
         return box_to_center_scale(box, aspect, padding=padding, geometry=self.geometry)
 
-    def input_to_heatmap(self, points: np.ndarray) -> np.ndarray:
-        """(..., 2) input-crop pixels → heatmap pixels."""
-        return np.asarray(points, dtype=np.float64) * heatmap_factor(self.input_size, self.heatmap_size, self.geometry)
+    def half_body_extent(self, points: np.ndarray) -> np.ndarray:
+        """(w, h) of the box around (n, 2) joints, by this geometry's reference half-body rule."""
+        return box_extent(points, self.geometry)
 
-    def to_image(self, coords: np.ndarray, center: np.ndarray, scale: np.ndarray) -> np.ndarray:
-        """Heatmap (x, y) (N, K, 2) → original image pixels, inverting the heatmap affine of this
-        geometry (HRNet's / TokenPose's ``transform_preds``; no rotation at test time)."""
-        coords = np.asarray(coords, dtype=np.float64)
-        center = np.asarray(center, dtype=np.float64).reshape(-1, 1, 2)
-        scale = np.asarray(scale, dtype=np.float64).reshape(-1, 1, 2)
+    def crop_to_heatmap(self, points) -> np.ndarray:
+        """(..., 2) crop pixels → heatmap pixels (the reference's joint → heatmap map)."""
+        a, b = crop_to_heatmap_affine(self.input_size, self.heatmap_size, self.geometry)
+        return np.asarray(points, dtype=np.float64) * a + b
+
+    def heatmap_to_crop(self, points) -> np.ndarray:
+        """(..., 2) heatmap pixels → crop pixels; the exact inverse of :meth:`crop_to_heatmap`."""
+        a, b = crop_to_heatmap_affine(self.input_size, self.heatmap_size, self.geometry)
+        return (np.asarray(points, dtype=np.float64) - b) / a
+
+    def heatmap_extent(self) -> tuple[float, float, float, float]:
+        """(left, right, bottom, top) in crop pixels for ``imshow(heatmap, extent=...)``, so that
+        each heatmap pixel is drawn where :meth:`heatmap_to_crop` puts it."""
         hm_h, hm_w = self.heatmap_size
-        k, dst_c = crop_frame(scale[..., 0:1], (hm_w, hm_h), self.geometry)
-        return ((coords - dst_c) / k + center).astype(np.float32)
+        (left, top), (right, bottom) = self.heatmap_to_crop(np.array([[-0.5, -0.5], [hm_w - 0.5, hm_h - 0.5]]))
+        return float(left), float(right), float(bottom), float(top)
+
+    def heatmaps_on_crop(self, heatmaps) -> np.ndarray:
+        """(..., h, w) heatmaps resampled (bilinear) onto the crop's (..., H, W) pixel grid by
+        :meth:`crop_to_heatmap`, for pictures that blend them with the crop."""
+        maps = np.asarray(_host_array(heatmaps), dtype=np.float32)
+        lead, (hm_h, hm_w) = maps.shape[:-2], maps.shape[-2:]
+        in_h, in_w = self.input_size
+        grid = np.stack(np.meshgrid(np.arange(in_w), np.arange(in_h)), axis=-1)
+        hx, hy = np.moveaxis(self.crop_to_heatmap(grid), -1, 0)
+        flat = maps.reshape(-1, hm_h, hm_w)
+        out = [map_coordinates(m, (hy, hx), order=1, mode="nearest") for m in flat]
+        return np.stack(out).reshape(*lead, in_h, in_w) if out else np.zeros((*lead, in_h, in_w), np.float32)
+
+    def crop_to_image(self, points, center, scale, rotation=0.0) -> np.ndarray:
+        """(N, K, 2) crop pixels of N people → original image pixels, inverting
+        :meth:`crop_transform` (``center``, ``scale`` (N, 2), ``rotation`` degrees, scalar or (N,))."""
+        lin, offset = self._crop_frames(center, scale, rotation)
+        crop = np.asarray(points, dtype=np.float64) - offset[:, None, :]
+        # lin = diag(k) R with R orthonormal: lin⁻¹ = Rᵀ diag(1/k)
+        return np.einsum("nij,nkj->nki", np.linalg.inv(lin), crop) + self._centers(center)[:, None, :]
+
+    def image_to_crop(self, points, center, scale, rotation=0.0) -> np.ndarray:
+        """(N, K, 2) image pixels → crop pixels of each person (:meth:`crop_transform` applied)."""
+        lin, offset = self._crop_frames(center, scale, rotation)
+        image = np.asarray(points, dtype=np.float64) - self._centers(center)[:, None, :]
+        return np.einsum("nij,nkj->nki", lin, image) + offset[:, None, :]
+
+    @staticmethod
+    def _centers(center) -> np.ndarray:
+        return np.asarray(center, dtype=np.float64).reshape(-1, 2)
+
+    def _crop_frames(self, center, scale, rotation) -> tuple[np.ndarray, np.ndarray]:
+        """Per person the linear part of the crop transform and where the box centre lands."""
+        scale = np.asarray(scale, dtype=np.float64).reshape(-1, 2)
+        k, dst_c = crop_frame(scale, self.input_wh, self.geometry)
+        rot = np.broadcast_to(np.asarray(rotation, dtype=np.float64), (len(scale),))
+        lin = k[:, :, None] * rotation_matrix(rot)
+        return lin, np.broadcast_to(dst_c, (len(scale), 2))
 
     # --- encoding / decoding ------------------------------------------------------------
-    def encode(self, joints_input: np.ndarray, joint_weights: np.ndarray | None = None):
-        """Targets and weights for (K, 3) or (N, K, 3) joints in input-crop pixels."""
-        joints = np.array(joints_input, dtype=np.float32, copy=True)
-        joints[..., :2] = self.input_to_heatmap(joints[..., :2])
+    def encode(self, joints_crop: np.ndarray, joint_weights: np.ndarray | None = None):
+        """Targets (…, K, h, w) and weights (…, K, 1) for (K, 3) or (N, K, 3) joints in crop pixels."""
+        joints = np.array(joints_crop, dtype=np.float32, copy=True)
+        joints[..., :2] = self.crop_to_heatmap(joints[..., :2])
         return gaussian_targets(joints, self.heatmap_size, sigma=self.sigma, integer_centre=self.target == "integer",
                                 window=self.target_window, joint_weights=joint_weights)  # fmt: skip
 
     def decode(self, heatmaps, decoder: str | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Heatmap-pixel coords (N, K, 2) and peaks (N, K, 1)."""
+        """Keypoints (N, K, 2) in crop pixels and heatmap peaks (N, K, 1) of (N, K, h, w) maps."""
+        coords, peaks = self.locate(heatmaps, decoder)
+        return self.heatmap_to_crop(coords).astype(np.float32), peaks
+
+    def locate(self, heatmaps, decoder: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The decoder's answer in heatmap pixels (for heatmap-grid pictures and tolerances)."""
         return decode_heatmaps(heatmaps, method=decoder or self.decoder, blur_kernel=self.blur_kernel)
+
+    def labelled_points(self, target, target_weight=None) -> np.ndarray:
+        """(K, 2) labelled (x, y) in crop pixels decoded from a data set item's (K, h, w) targets,
+        so they sit where predictions are drawn; NaN where ``target_weight`` is 0. Arrays or
+        tensors on any device."""
+        target = _host_array(target).astype(np.float32, copy=False)
+        points = self.decode(target[None])[0][0]
+        if target_weight is not None:
+            points[_host_array(target_weight).reshape(-1) <= 0] = np.nan
+        return points
 
     def flip_back(self, heatmaps, flip_pairs, alignment: str | None = None) -> np.ndarray:
         """Heatmaps of the mirrored crop → heatmaps aligned with the unmirrored one (numpy)."""
         alignment = alignment or self.flip_alignment
         if alignment not in FLIP_ALIGNMENTS:
             raise ValueError(f"flip alignment must be one of {', '.join(FLIP_ALIGNMENTS)}, got {alignment!r}")
-        if hasattr(heatmaps, "detach"):
-            heatmaps = heatmaps.detach().float().cpu().numpy()
+        heatmaps = _host_array(heatmaps.detach().float() if hasattr(heatmaps, "detach") else heatmaps)
         out = flip_back(np.asarray(heatmaps, dtype=np.float32), flip_pairs, shift=alignment == "hrnet_1px")
         offset = self.flip_offset if alignment == "exact" else 0.0
         if offset:
             # cubic-spline resampling keeps a Gaussian's mode within ~0.005 heatmap px
-            out = subpixel_shift(out, (0, 0, 0, offset), order=3, mode="constant", cval=0.0, prefilter=True)
+            out = subpixel_shift(out, (0, 0, 0, offset), order=3, mode="grid-constant", cval=0.0, prefilter=True)
         return out.astype(np.float32, copy=False)
 
     @property
@@ -389,6 +408,8 @@ class HeatmapCodec:
                 f"flip alignment {self.flip_alignment} ({self.flip_offset:+.2f} hm px exact)")  # fmt: skip
 
 
+
+
 # Public code of each family: HRNet/SimpleBaseline (integer targets, quarter offset, 1-px flip
 # shift on their geometry) and TokenPose (its geometry, full-map sub-pixel targets, DARK, no
 # shift). MfvPose is a TokenPose descendant and takes TokenPose's choice.
@@ -398,8 +419,6 @@ FAMILY_CODECS: dict[str, dict[str, Any]] = {
     "tokenpose": dict(geometry="tokenpose", target="subpixel", target_window=False, decoder="dark",
                       flip_alignment="exact"),
 }  # fmt: skip
-CONFIG_FAMILY = {"HRNetConfig": "hrnet", "SimpleBaselineConfig": "hrnet", "TokenPoseConfig": "tokenpose",
-                 "MfvPoseConfig": "tokenpose"}  # fmt: skip
 
 
 def default_sigma(input_size: Sequence[int]) -> float:
@@ -407,49 +426,15 @@ def default_sigma(input_size: Sequence[int]) -> float:
     return 3.0 if int(input_size[0]) >= 384 else 2.0
 
 
-def codec_for_model(model_or_cfg, **overrides) -> HeatmapCodec:
-    """The codec of a model's family at the model's sizes; ``overrides`` (not None) win."""
-    cfg = getattr(model_or_cfg, "cfg", model_or_cfg)
-    family = CONFIG_FAMILY.get(type(cfg).__name__, "tokenpose")
+def family_codec(family: str, input_size: Sequence[int], heatmap_size: Sequence[int], **overrides) -> HeatmapCodec:
+    """The codec of a code base ``family`` (a key of :data:`FAMILY_CODECS`) at these sizes;
+    ``overrides`` that are not None win."""
+    if family not in FAMILY_CODECS:
+        raise KeyError(f"no codec for model family {family!r}; known: {', '.join(FAMILY_CODECS)}")
     values: dict[str, Any] = dict(FAMILY_CODECS[family])
-    values.update(input_size=tuple(cfg.input_size), heatmap_size=tuple(cfg.heatmap_size),
-                  sigma=default_sigma(cfg.input_size))  # fmt: skip
+    values.update(input_size=tuple(input_size), heatmap_size=tuple(heatmap_size), sigma=default_sigma(input_size))
     values.update({k: v for k, v in overrides.items() if v is not None})
     return HeatmapCodec(**values)
-
-
-def codec_from_checkpoint(payload: dict[str, Any], model, source: str = "checkpoint") -> HeatmapCodec:
-    """The codec a checkpoint was trained with: its saved ``codec``; for our checkpoints written
-    before codecs were saved, the settings they were trained with (HRNet geometry, windowed
-    sub-pixel targets, DARK); for public weights, the family's own settings."""
-    if isinstance(payload, dict) and isinstance(payload.get("codec"), dict):
-        return HeatmapCodec.from_dict(payload["codec"], source=source)
-    train_config = payload.get("train_config") if isinstance(payload, dict) else None
-    if isinstance(train_config, dict):
-        return codec_for_model(model, geometry="hrnet", target="subpixel", target_window=True, decoder="dark",
-                               flip_alignment="exact", sigma=float(train_config.get("sigma", 2.0)))  # fmt: skip
-    return codec_for_model(model)
-
-
-def heatmap_to_crop(
-    coords: np.ndarray, heatmap_size: tuple[int, int], input_size: tuple[int, int]
-) -> np.ndarray:
-    """(..., 2) heatmap (x, y) -> crop pixels, HRNet's convention (heatmap pixel i = crop pixel
-    i * stride, the way targets are rendered from ``joints / feat_stride``)."""
-    (h, w), (in_h, in_w) = heatmap_size, input_size
-    return np.asarray(coords, dtype=np.float32) * np.array([in_w / w, in_h / h], dtype=np.float32)
-
-
-def labelled_crop_points(target, target_weight=None, *, input_size: tuple[int, int], decode: str = "dark") -> np.ndarray:
-    """(K, 2) labelled (x, y) in crop pixels, decoded from a data set item's (K, h, w) ``target``
-    heatmaps (so they sit where the pictures mark predictions); NaN where ``target_weight`` is 0.
-    Both may be arrays or tensors on any device."""
-    target = _host_array(target).astype(np.float32, copy=False)
-    coords, _ = decode_heatmaps(target[None], method=decode)
-    points = heatmap_to_crop(coords[0], target.shape[-2:], input_size)
-    if target_weight is not None:
-        points[_host_array(target_weight).reshape(-1) <= 0] = np.nan
-    return points
 
 
 def _host_array(value) -> np.ndarray:

@@ -24,6 +24,7 @@ SUBCOMMANDS = {
     "predict": "keypoints on your images, drawn and saved as COCO results",
     "export": "write a model to ONNX (dynamic batch)",
     "reproduce": "run the study notebooks in order with papermill",
+    "report": "the static HTML report of a reproduce run",
     "bench": "benchmarks that print measurements",
     "lab": "JupyterLab on a copy of the notebooks pointed at the last reproduce run",
 }

@@ -153,6 +153,7 @@ def run_study(
     progress: bool = True,
     pretrained: str | Path | None = None,
     released: str | Path | None = None,
+    report: bool = True,
 ) -> list[NotebookRun]:
     """Execute the study's notebooks; raise :class:`NotebookFailed` at the first failure.
 
@@ -160,7 +161,9 @@ def run_study(
     ``out/run``; figures to ``figures_dir`` (default ``out/figures``). A wall-time summary
     is written to ``out/summary.csv`` in every case. A data root with only ``coco/`` or only
     ``mpii/`` runs what it can: notebooks and cells that need the other are skipped, and the
-    summary's ``note`` says what and why (:mod:`mfvpose_lib.study.data_needs`).
+    summary's ``note`` says what and why (:mod:`mfvpose_lib.study.data_needs`). With ``report``
+    (the default) the run ends with a static report, ``out/report/index.html``
+    (:mod:`mfvpose_lib.study.report`), also when a notebook failed.
     """
     import nbformat
     import papermill
@@ -240,8 +243,19 @@ def run_study(
     summary = summary_table(runs)
     atomic_write_text(summary.to_csv(index=False), out / "summary.csv")
     atomic_write_text(summary.to_csv(index=False), figures_dir / "reproduce_summary.csv")
+    report_error = None
+    if report:
+        from mfvpose_lib.study.report import build_report
+
+        try:
+            build_report(out, figures_dir)
+        except Exception as err:  # a failed notebook is the news; the report's own failure comes second
+            report_error = err
+            write(f"report: not written ({type(err).__name__}: {err})")
     if failure:
         raise NotebookFailed(f"{failure}\n(executed copy with the traceback: {out / 'notebooks'})")
+    if report_error is not None:
+        raise report_error
     return runs
 
 
@@ -262,6 +276,7 @@ def where_things_went(out: str | Path, figures_dir: str | Path | None = None) ->
         f"training runs and evaluations: {out / 'run'} (tensorboard --logdir {out / 'run'})",
         f"figures and tables: {figures}",
         f"wall times: {out / 'summary.csv'}",
+        f"report: {out / 'report' / 'index.html'}",
     ]
 
 

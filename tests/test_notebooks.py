@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from mfvpose_lib.reproduce import NOTEBOOK_DIR, NotebookFailed, discover_notebooks, run_study
+from mfvpose_lib.viz.figures import STRICT_ENV
 
 NOTEBOOKS = discover_notebooks(NOTEBOOK_DIR)
 PARAMETER_NAMES = {"profile", "data_root", "run_dir", "figures_dir", "device"}
@@ -43,14 +44,26 @@ def test_parameters_cell_and_no_definitions(path):
             )
 
 
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_figures_are_saved_through_the_readability_check(path):
+    for cell in _code_cells(path):
+        assert ".savefig(" not in cell.source, (
+            f"{path.name}: save figures with mfvpose_lib.viz.figures.save_figure, which checks that they can be read"
+        )
+
+
 @pytest.fixture(scope="session")
 def smoke_study(tmp_path_factory):
-    """Run the whole study once at the smoke profile, as `mfvpose reproduce --profile smoke` does."""
+    """Run the whole study once at the smoke profile, as `mfvpose reproduce --profile smoke` does,
+    with every saved figure checked: a figure with overlapping or too small text, or too small a
+    panel, fails its notebook (the kernels inherit the environment)."""
     base = tmp_path_factory.mktemp("study")
     out = base / "out"
     before = _git_status()
     try:
-        run_study("smoke", data_root=base / "data", out=out, progress=False)
+        with pytest.MonkeyPatch.context() as env:
+            env.setenv(STRICT_ENV, "1")
+            run_study("smoke", data_root=base / "data", out=out, progress=False)
         error = None
     except NotebookFailed as err:
         error = str(err)

@@ -61,6 +61,10 @@ def test_stops_at_first_failure_naming_notebook_and_cell(notebook_dir, tmp_path)
     summary = pd.read_csv(out / "summary.csv")
     assert list(summary["status"]) == ["ok", "failed", "skipped"]
     assert (out / "notebooks" / "00_first.ipynb").exists()
+    # the report is written also when a notebook failed: the failed copy shows its traceback
+    index = (out / "report" / "index.html").read_text()
+    assert "deliberate failure" in index and "notebooks/01_broken.html" in index
+    assert "ValueError" in (out / "report" / "notebooks" / "01_broken.html").read_text()
 
 
 def test_unknown_profile_is_rejected(notebook_dir, tmp_path):
@@ -96,5 +100,5 @@ def test_where_things_went_names_every_output(tmp_path):
     from mfvpose_lib.reproduce import where_things_went
 
     text = "\n".join(where_things_went(tmp_path / "out"))
-    for part in ("notebooks", "run", "figures", "summary.csv"):
+    for part in ("notebooks", "run", "figures", "summary.csv", "report/index.html"):
         assert part in text

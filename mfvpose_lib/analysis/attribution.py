@@ -43,6 +43,13 @@ ATTRIBUTION_METHODS = ("saliency", "integrated_gradients", "gradcam", "occlusion
 
 #: Below this largest |attribution| a map is taken as "the output ignores its input".
 FLAT_ATTRIBUTION = 1e-8
+#: Occlusion is in the units of the peak, not of a gradient: its map is flat when no window moves
+#: the peak by this share of its value (an untrained model's 3e-7 on a peak of 0.8 is 4e-7).
+FLAT_OCCLUSION = 1e-4
+#: Integrated gradients pass completeness when their sum is within this share of the change they
+#: explain (Sundararajan et al., 2017, section 4: "within 5%"); above half of it they fail.
+COMPLETENESS_PASS = 0.05
+COMPLETENESS_FAIL = 0.5
 
 
 @dataclass(frozen=True)
@@ -63,20 +70,47 @@ class KeypointAttribution:
         """Largest |attribution|, the unit the pictures divide by."""
         return float(np.abs(self.attribution).max())
 
+    @property
+    def flat(self) -> bool:
+        """The output does not depend on the input (:data:`FLAT_ATTRIBUTION`, :data:`FLAT_OCCLUSION`)."""
+        if self.method == "occlusion":
+            return self.scale < max(FLAT_OCCLUSION * abs(self.value), FLAT_ATTRIBUTION)
+        return self.scale < FLAT_ATTRIBUTION
+
+    @property
+    def completeness_share(self) -> float | None:
+        """Integrated gradients: |gap| / |change of the peak from baseline to crop| (None otherwise)."""
+        if self.completeness_gap is None or self.baseline_value is None:
+            return None
+        change = abs(self.value - self.baseline_value)
+        return abs(self.completeness_gap) / change if change > FLAT_ATTRIBUTION else float("inf")
+
+    def completeness(self) -> str | None:
+        """Integrated gradients: the gap, its share of the change, and whether it passes
+        (:data:`COMPLETENESS_PASS`), is loose or fails (:data:`COMPLETENESS_FAIL`); None otherwise."""
+        share = self.completeness_share
+        if share is None:
+            return None
+        if share == float("inf"):
+            return f"gap {self.completeness_gap:.1e} while the peak does not change from baseline to crop: no verdict"
+        verdict = "passes" if share <= COMPLETENESS_PASS else "loose" if share <= COMPLETENESS_FAIL else "fails"
+        return f"gap {self.completeness_gap:.1e} = {share * 100:.2g}% of the change: {verdict}"
+
     def warning(self) -> str | None:
         """Why the map cannot be read, or None when it can."""
-        if self.scale < FLAT_ATTRIBUTION:
+        if self.flat:
+            of = f" ({self.scale / abs(self.value):.0e} of the peak)" if self.method == "occlusion" and self.value else ""
             return (
-                f"max |attribution| = {self.scale:.1e}: the output does not depend on the input "
+                f"max |attribution| = {self.scale:.1e}{of}: the output does not depend on the input "
                 "(a model that ignores its crop, e.g. untrained or collapsed)"
             )
-        if self.completeness_gap is not None and self.baseline_value is not None:
+        share = self.completeness_share
+        if share is not None and share > COMPLETENESS_FAIL and abs(self.completeness_gap) > FLAT_ATTRIBUTION:
             explained = abs(self.value - self.baseline_value)
-            if abs(self.completeness_gap) > max(0.5 * explained, FLAT_ATTRIBUTION):
-                return (
-                    f"completeness gap {self.completeness_gap:.1e} against a change of {explained:.1e}: "
-                    "integrated gradients need more steps"
-                )
+            return (
+                f"completeness gap {self.completeness_gap:.1e} against a change of {explained:.1e}: "
+                "integrated gradients need more steps"
+            )
         return None
 
 

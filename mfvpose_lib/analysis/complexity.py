@@ -234,6 +234,14 @@ def complexity_parts_table(names: Iterable[str], input_size: tuple[int, int] | N
     return pd.DataFrame(rows, columns=["model", "part", "params", "gmacs", "gflops_paper"])
 
 
+def parts_pivot(parts: pd.DataFrame, value: str) -> pd.DataFrame:
+    """:func:`complexity_parts_table` as one row per model and one column per part, in forward
+    order (that of the model with the most parts); NaN where a model has no such part."""
+    order = max(parts.groupby("model", sort=False)["part"].apply(list), key=len)
+    order += [p for p in parts["part"].unique() if p not in order]
+    return parts.pivot(index="model", columns="part", values=value).reindex(columns=order)
+
+
 def relative_complexity(pairs: Iterable[tuple[str, str]]) -> pd.DataFrame:
     """Each (model, baseline) pair: ratios of params, paper-convention GFLOPs and GMACs, and
     whether the model is the cheaper one by each count (the form in which papers state claims)."""
@@ -264,5 +272,6 @@ __all__ = [
     "complexity_parts_table",
     "complexity_table",
     "model_parts",
+    "parts_pivot",
     "relative_complexity",
 ]

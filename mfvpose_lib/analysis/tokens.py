@@ -8,6 +8,7 @@ side in the similarity matrices.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 
 import numpy as np
@@ -99,3 +100,8 @@ def similarity_summary(matrices: dict[str, np.ndarray], skeleton: Sequence[tuple
             }
         )
     return pd.DataFrame(rows)
+
+
+def order_text(order: Sequence[int], names: Sequence[str], width: int = 100) -> str:
+    """The names in ``order`` joined by arrows, broken into lines between names, never inside one."""
+    return textwrap.fill(" → ".join(names[k] for k in order), width, break_long_words=False, break_on_hyphens=False)

@@ -244,7 +244,7 @@ def power_statement(summary: dict) -> str:
 
 
 def layer_scale_magnitudes(cells: list[AblationCell]) -> pd.DataFrame:
-    """Learned LayerScale gammas of the LSW rows' final weights (for the visual analysis)."""
+    """Learned LayerScale weights λ of the LSW rows' final weights (for the visual analysis)."""
     from mfvpose_lib.analysis.layerscale import layer_scale_table
     from mfvpose_lib.models.factory import load_model
 

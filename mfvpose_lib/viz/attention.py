@@ -23,6 +23,7 @@ from mfvpose_lib.analysis.attention import (  # noqa: F401 - re-exported for old
     keypoint_attention,
     keypoint_rollout,
 )
+from mfvpose_lib.viz.overlay import MAX_OPACITY, draw_over_image
 
 _head_map = head_map
 
@@ -93,8 +94,15 @@ def plot_residual_ratios(ratios: Mapping[str, Sequence[tuple[str, float]]]) -> F
     return fig
 
 
+#: A view of one or two panels is a close-up: drawn at grid size it would be a thumbnail.
+CLOSE_UP = 1.6
+
+
 def panel_grid(count: int, cols: int, panel_size: tuple[float, float]):
-    """A figure of ``count`` tick-free panels in rows of at most ``cols``; unused cells hidden."""
+    """A figure of ``count`` tick-free panels in rows of at most ``cols``; unused cells hidden.
+    One or two panels are drawn :data:`CLOSE_UP` times larger."""
+    if count <= 2:
+        panel_size = (panel_size[0] * CLOSE_UP, panel_size[1] * CLOSE_UP)
     cols = max(1, min(cols, count))
     rows = (count + cols - 1) // cols
     fig, axes = plt.subplots(rows, cols, figsize=(panel_size[0] * cols, panel_size[1] * rows), squeeze=False)
@@ -119,7 +127,7 @@ def plot_keypoint_attention(
     points: np.ndarray | None = None,
     notes: Sequence[str] | None = None,
     cmap: str = "viridis",
-    alpha: float = 0.5,
+    alpha: float = MAX_OPACITY,
     scale: str = "per panel",
 ) -> Figure:
     """Attention of keypoint tokens to the patches, upsampled over the crop when ``image`` is given.
@@ -127,8 +135,10 @@ def plot_keypoint_attention(
     ``scale="per panel"``: each panel has its own colour range (an untrained model's near-uniform
     maps look busy), each with a colour bar; ``"shared"``: one range over all panels and one
     colour bar, so panels compare. ``cmap`` should be perceptually uniform (viridis, magma);
-    ``alpha`` is the opacity of the map over the crop. ``points`` (K, 2), (x, y) crop pixels,
-    marks each keypoint's predicted location; ``notes`` (one per keypoint) go under the titles.
+    ``alpha`` is the opacity of the map where it is strongest (the crop, in grey, shows through
+    where it is weak: :func:`~mfvpose_lib.viz.overlay.draw_over_image`). ``points`` (K, 2), (x, y)
+    crop pixels, marks each keypoint's predicted location; ``notes`` (one per keypoint) go under
+    the titles.
     """
     if scale not in SCALES:
         raise ValueError(f"unknown colour scale {scale!r}; choose one of {', '.join(SCALES)}")
@@ -141,21 +151,13 @@ def plot_keypoint_attention(
         vmin, vmax = shared if scale == "shared" else (float(a.min()), float(a.max()))
         if image is not None:
             h, w = image.shape[:2]
-            ax.imshow(image)
-            im = ax.imshow(
-                a,
-                cmap=cmap,
-                alpha=alpha,
-                vmin=vmin,
-                vmax=vmax,
-                extent=(-0.5, w - 0.5, h - 0.5, -0.5),
-                interpolation="bilinear",
-            )
+            im = draw_over_image(ax, image, a, cmap=cmap, vmin=vmin, vmax=vmax, alpha=alpha)
         else:
             im = ax.imshow(a, cmap=cmap, vmin=vmin, vmax=vmax)
         if scale == "per panel":
             bar = fig.colorbar(im, ax=ax, fraction=0.046, pad=0.03)
-            bar.ax.tick_params(labelsize=6)
+            bar.ax.tick_params(labelsize=7)
+            bar.ax.locator_params(nbins=3)  # a few readable ticks on a short bar
         if points is not None and image is not None:
             ax.plot(points[k, 0], points[k, 1], "w+", ms=9, mew=2)
             ax.set_xlim(-0.5, w - 0.5)  # a point on the border must not widen the panel

@@ -12,6 +12,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from mfvpose_lib.analysis.attribution import AttributionComparison, KeypointAttribution
+from mfvpose_lib.viz.overlay import MAX_OPACITY, draw_over_image
 
 SIGNED_METHODS = ("integrated_gradients", "occlusion")
 
@@ -23,43 +24,42 @@ def plot_attribution(
     keypoint_name: str = "",
     point: np.ndarray | None = None,
     cmap: str | None = None,
-    alpha: float = 0.75,
+    alpha: float = MAX_OPACITY,
+    title: str = "",
 ) -> Figure:
     """Two panels: the crop with the predicted location, and the attribution over the crop.
 
-    The map is divided by its largest magnitude, printed in the title and on the colour bar.
+    The map is divided by its largest magnitude, printed in the title and on the colour bar, and
+    drawn over the crop in grey, as opaque as it is strong (``alpha`` at its largest magnitude).
     Saliency and Grad-CAM are non-negative (sequential scale, ``magma`` by default); integrated
-    gradients and occlusion are signed (symmetric diverging scale, red: raises the peak). A
-    map that cannot be read (:meth:`KeypointAttribution.warning`) says so in red.
+    gradients and occlusion are signed (symmetric diverging scale, red: raises the peak), and IG's
+    completeness check is in the title. A map that cannot be read
+    (:meth:`KeypointAttribution.warning`) says so in red. ``title`` goes above both panels.
     """
     name = keypoint_name or f"keypoint {result.keypoint}"
-    fig, axes = plt.subplots(1, 2, figsize=(5.6, 3.9))
+    warning = result.warning()
+    fig, axes = plt.subplots(1, 2, figsize=(6.0, 4.3 if title else 4.0), layout="constrained")
     axes[0].imshow(image)
-    axes[0].set_title(f"{name}: peak {result.value:.3f}", fontsize=9)
-    scale = result.scale or 1.0
-    shown = result.attribution / scale
-    axes[1].imshow(image, alpha=0.45)
-    if result.method in SIGNED_METHODS:
-        im = axes[1].imshow(shown, cmap=cmap or "bwr", vmin=-1, vmax=1, alpha=alpha)
-    else:
-        im = axes[1].imshow(shown, cmap=cmap or "magma", vmin=0, vmax=1, alpha=alpha)
+    axes[0].set_title(f"{name}\npeak {result.value:.3f}", fontsize=9)
+    shown = result.attribution / (result.scale or 1.0)
+    signed = result.method in SIGNED_METHODS
+    im = draw_over_image(axes[1], image, shown, cmap=cmap or ("bwr" if signed else "magma"),
+                         vmin=-1 if signed else 0, vmax=1, alpha=alpha, signed=signed)  # fmt: skip
     bar = fig.colorbar(im, ax=axes[1], fraction=0.046, pad=0.04)
     bar.set_label(f"/ max |attribution| = {result.scale:.1e}", fontsize=8)
     label = result.method.replace("_", " ") + f" (scale {result.scale:.1e})"
-    if result.delta is not None:
-        label += f"\ncompleteness gap {result.delta:.1e}"
+    if result.completeness() and not result.flat:  # a flat map's warning says more
+        label += "\n" + textwrap.fill(result.completeness(), 40)
     axes[1].set_title(label, fontsize=9)
-    warning = result.warning()
-    if warning:
-        fig.text(
-            0.5, 0.01, "WARNING: " + warning, ha="center", va="bottom", fontsize=7, color="#b00", wrap=True
-        )
     for ax in axes:
         if point is not None:
             ax.plot(point[0], point[1], "c+", ms=10, mew=2)
         ax.set_xticks([])
         ax.set_yticks([])
-    fig.tight_layout(rect=(0, 0.06 if warning else 0, 1, 1))
+    if title:
+        fig.suptitle(title, fontsize=10)
+    if warning:  # under the panels, inside the layout
+        fig.supxlabel(textwrap.fill("WARNING: " + warning, 80), fontsize=7, color="#b00")
     return fig
 
 
@@ -69,7 +69,7 @@ def plot_attribution_per_model(
     *,
     shared_scale: bool = True,
     cmap: str | None = None,
-    alpha: float = 0.75,
+    alpha: float = MAX_OPACITY,
 ) -> Figure:
     """One row per model of :func:`~mfvpose_lib.analysis.attribution.attribution_across_models`:
     the crop with the label (cyan +) and the model's peak (yellow x), and the attribution drawn
@@ -88,12 +88,8 @@ def plot_attribution_per_model(
         scale = largest if shared_scale else (result.scale or 1.0)
         left.imshow(image)
         left.set_title(f"{label}\npeak {result.value:.3f}", fontsize=8)
-        right.imshow(image, alpha=0.45)
-        shown = result.attribution / scale
-        if signed:
-            im = right.imshow(shown, cmap=cmap or "bwr", vmin=-1, vmax=1, alpha=alpha)
-        else:
-            im = right.imshow(shown, cmap=cmap or "magma", vmin=0, vmax=1, alpha=alpha)
+        im = draw_over_image(right, image, result.attribution / scale, cmap=cmap or ("bwr" if signed else "magma"),
+                             vmin=-1 if signed else 0, vmax=1, alpha=alpha, signed=signed)  # fmt: skip
         bar = fig.colorbar(im, ax=right, fraction=0.046, pad=0.04)
         bar.set_label(
             f"/ {scale:.1e} = " + ("max |a| of all rows" if shared_scale else "own max |a|"), fontsize=7
@@ -108,7 +104,7 @@ def plot_attribution_per_model(
                         f"{row[f'uniform share near {where}']:.0%})", fontsize=7)  # fmt: skip
         if result.warning():
             right.text(0.5, 0.02, textwrap.fill("WARNING: " + result.warning(), 40), transform=right.transAxes,
-                       ha="center", va="bottom", fontsize=6, color="#b00", backgroundcolor=(1, 1, 1, 0.7))  # fmt: skip
+                       ha="center", va="bottom", fontsize=7, color="#b00", backgroundcolor=(1, 1, 1, 0.7))  # fmt: skip
         for ax in (left, right):
             if comparison.point is not None:
                 ax.plot(*comparison.point, "c+", ms=10, mew=2)

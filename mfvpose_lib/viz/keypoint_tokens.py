@@ -14,6 +14,7 @@ from matplotlib.figure import Figure
 from mfvpose_lib.analysis.attention import keypoint_rollout
 from mfvpose_lib.analysis.inspection import CropInspection
 from mfvpose_lib.viz.attention import panel_grid, plot_keypoint_attention
+from mfvpose_lib.viz.overlay import MAX_OPACITY, draw_over_image
 
 
 def _keypoint_list(inspection: CropInspection, keypoints: Sequence[int] | None) -> list[int]:
@@ -94,22 +95,17 @@ def plot_keypoint_heatmaps(
     keypoints: Sequence[int] | None = None,
     cols: int = 6,
     cmap: str = "magma",
-    alpha: float = 0.6,
+    alpha: float = MAX_OPACITY,
 ) -> Figure:
-    """Each keypoint token's predicted heatmap over the crop with its decoded location (+) and,
-    when known, the labelled one (x). Colour scales are per panel; the peak value is in the title."""
+    """Each keypoint token's predicted heatmap over the crop (in grey; ``alpha``: the opacity where
+    the heatmap peaks) with its decoded location (+) and, when known, the labelled one (x). Colour
+    scales are per panel; the peak value is in the title."""
     keypoints = _keypoint_list(inspection, keypoints)
     h, w = inspection.image.shape[:2]
     fig, panels = panel_grid(len(keypoints), cols, (1.9, 2.5))
     for ax, k in zip(panels, keypoints):
-        ax.imshow(inspection.image)
-        ax.imshow(
-            inspection.heatmaps[k],
-            cmap=cmap,
-            alpha=alpha,
-            extent=inspection.codec.heatmap_extent(),
-            interpolation="bilinear",
-        )
+        draw_over_image(ax, inspection.image, inspection.heatmaps[k], cmap=cmap, alpha=alpha,
+                        extent=inspection.codec.heatmap_extent())  # fmt: skip
         ax.plot(*inspection.points[k], "c+", ms=10, mew=2)
         if inspection.true_points is not None and np.isfinite(inspection.true_points[k]).all():
             ax.plot(*inspection.true_points[k], "wx", ms=7, mew=1.5)

@@ -258,7 +258,7 @@ def plot_branch_fields_on_crop(
     ax.set_ylim(h - 0.5, -0.5)
     ax.set_xticks([])
     ax.set_yticks([])
-    ax.legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.02), frameon=False)
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.02), frameon=False)
     ax.set_title("Theoretical field of each HRFOV branch\n(at input scale, centred)", fontsize=9)
     fig.tight_layout()
     return fig

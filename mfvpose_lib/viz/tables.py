@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
@@ -80,6 +81,15 @@ def label_points(
     return annotations
 
 
+def point_labels(methods: Sequence[str], inputs: Sequence[str]) -> tuple[list[str], str]:
+    """A label per published point and the input size most rows share: a row at that size is
+    named by its method alone (the legend says the size once), any other gets its size."""
+    common = pd.Series(list(inputs)).mode()
+    common = str(common.iloc[0]) if len(common) else ""
+    labels = [m if str(size) == common else f"{m} {size}" for m, size in zip(methods, inputs, strict=True)]
+    return labels, common
+
+
 def plot_accuracy_vs_gflops(table: pd.DataFrame, metric: str, *, title: str = ""):
     """Published rows as circles (x: their GFLOPs, else ours), our measurements as crosses.
 
@@ -91,9 +101,12 @@ def plot_accuracy_vs_gflops(table: pd.DataFrame, metric: str, *, title: str = ""
     same_data = [d for d in data_sources if not is_synthetic_label(d)]
     other_data = [d for d in data_sources if is_synthetic_label(d)]
     panels = 1 + bool(other_data)
-    fig, axes = plt.subplots(1, panels, figsize=(6.2 * panels, 4.2), squeeze=False)
+    fig, axes = plt.subplots(1, panels, figsize=(6.2 * panels, 4.2), squeeze=False,
+                             width_ratios=(3, 2) if panels == 2 else None)  # fmt: skip
     ax = axes[0, 0]
     x = published["paper GFLOPs"].fillna(published["ours GFLOPs (paper convention)"])
+    shown = x.notna()
+    labels, common = point_labels(published["method"][shown], published["input"][shown])
     ax.scatter(x, published[f"paper {metric}"], marker="o", color="tab:blue", label="published")
     on_same = ours[ours["ours data"].isin(same_data)]
     if len(on_same):
@@ -101,31 +114,33 @@ def plot_accuracy_vs_gflops(table: pd.DataFrame, metric: str, *, title: str = ""
                    color="tab:red", label="ours (" + "; ".join(same_data) + ")")  # fmt: skip
     ax.set_xlabel("GFLOPs (papers' convention)")
     ax.set_ylabel(metric)
-    ax.set_title(title or metric)
-    ax.legend(fontsize=7, loc="lower right")
+    ax.set_title(title or metric, fontsize=10)
+    ax.legend(fontsize=7, loc="lower right", title=f"input {common} unless named" if common else None,
+              title_fontsize=7)  # fmt: skip
     if other_data:
         ax2 = axes[0, 1]
         synth = ours[ours["ours data"].isin(other_data)]
-        ax2.scatter(
-            synth["ours GFLOPs (paper convention)"],
-            synth[f"ours {metric}"],
-            marker="x",
-            s=60,
-            color="tab:red",
-        )
-        ax2.set_xlabel("GFLOPs (papers' convention) at the model's input size")
-        ax2.set_ylabel(f"{metric} on the built-in synthetic data")
-        ax2.set_title("ours: " + "; ".join(other_data), fontsize=8)
+        _measured_panel(ax2, synth, metric, other_data)
     fig.tight_layout()
     # labels last: their placement is measured in the final layout's pixels
-    shown = x.notna()
-    label_points(ax, x[shown], published[f"paper {metric}"][shown],
-                 [f"{m} {size}" for m, size in zip(published["method"][shown], published["input"][shown], strict=True)],
+    label_points(ax, x[shown], published[f"paper {metric}"][shown], labels,
                  avoid=[ax.get_legend().get_window_extent()])  # fmt: skip
     if other_data:
         label_points(ax2, synth["ours GFLOPs (paper convention)"], synth[f"ours {metric}"],
                      [f"{m} ({origin})" for m, origin in zip(synth["model"], synth["ours origin"], strict=True)])  # fmt: skip
     return fig
+
+
+def _measured_panel(ax: Axes, synth: pd.DataFrame, metric: str, data: Sequence[str]) -> None:
+    """Our points on the synthetic data. Both axes start at 0 (and the metric ends at 100): left to
+    autoscale, one point sits alone on an axis a few thousandths of a GFLOP wide."""
+    x = synth["ours GFLOPs (paper convention)"].astype(float)
+    ax.scatter(x, synth[f"ours {metric}"], marker="x", s=60, color="tab:red")
+    ax.set_xlim(0, float(x.max()) * 1.6 if len(x) and x.max() > 0 else 1)
+    ax.set_ylim(0, 100)
+    ax.set_xlabel("GFLOPs (papers' convention) at the model's input size")
+    ax.set_ylabel(f"{metric} on the built-in synthetic data")
+    ax.set_title("ours: " + "\n".join(textwrap.wrap("; ".join(data), 60)), fontsize=8)
 
 
 def plot_ablation(

@@ -13,6 +13,8 @@ def plot_training_curves(history: list[dict[str, Any]] | Any, metric: str | None
     import matplotlib.pyplot as plt
     import pandas as pd
 
+    from mfvpose_lib.viz.figures import whole_number_ticks
+
     frame = pd.DataFrame(history)
     panels = 2 if metric and metric in frame and frame[metric].notna().any() else 1
     fig, axes = plt.subplots(1, panels, figsize=(5 * panels, 3.4), squeeze=False)
@@ -21,6 +23,7 @@ def plot_training_curves(history: list[dict[str, Any]] | Any, metric: str | None
     if "val_loss" in frame and frame["val_loss"].notna().any():
         ax.plot(frame["epoch"], frame["val_loss"], marker="s", label="val")
     ax.set_xlabel("epoch")
+    whole_number_ticks(ax.xaxis)  # epochs are whole: no tick at 0.5
     ax.set_ylabel("JointsMSE loss")
     ax.set_yscale("log")
     ax.legend()
@@ -30,6 +33,7 @@ def plot_training_curves(history: list[dict[str, Any]] | Any, metric: str | None
         valid = frame[frame[metric].notna()]
         ax.plot(valid["epoch"], valid[metric], marker="o", color="tab:green")
         ax.set_xlabel("epoch")
+        whole_number_ticks(ax.xaxis)
         ax.set_ylabel(metric)
         ax.grid(alpha=0.3)
     if title:

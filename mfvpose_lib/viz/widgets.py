@@ -42,7 +42,9 @@ from mfvpose_lib.analysis.attribution import ATTRIBUTION_METHODS
 from mfvpose_lib.analysis.inspection import CROP_ORDERS, CropInspector
 from mfvpose_lib.viz.attention import SCALES
 from mfvpose_lib.viz.attribution import plot_attribution
+from mfvpose_lib.viz.figures import DEFAULT_DPI
 from mfvpose_lib.viz.keypoint_tokens import plot_keypoint_heatmaps, plot_token_attention, plot_token_rollout
+from mfvpose_lib.viz.overlay import MAX_OPACITY
 from mfvpose_lib.viz.receptive_field import render_dilation
 
 #: Environment variable that marks a non-interactive (batch) run: explorers display as PNGs.
@@ -83,7 +85,7 @@ def render_attention(
     head: int = ALL,
     keypoint: int = ALL,
     cmap: str = "viridis",
-    opacity: float = 0.5,
+    opacity: float = MAX_OPACITY,
     scale: str = "per panel",
 ) -> Figure:
     """Keypoint-token attention of layer ``layer`` (1-based; ``mode="layer"``) or the rollout
@@ -110,7 +112,7 @@ def render_heatmaps(
     order: str = "val index",
     keypoint: int = ALL,
     cmap: str = "magma",
-    opacity: float = 0.6,
+    opacity: float = MAX_OPACITY,
 ) -> Figure:
     """Predicted heatmaps with decoded (and labelled) locations."""
     crop = _crop(inspector, sample, order)
@@ -126,9 +128,10 @@ def render_attribution(
     order: str = "val index",
     keypoint: int = 0,
     method: str = "integrated_gradients",
-    opacity: float = 0.75,
+    opacity: float = MAX_OPACITY,
+    title: str = "",
 ) -> Figure:
-    """Attribution of one keypoint's heatmap peak to the crop's pixels."""
+    """Attribution of one keypoint's heatmap peak to the crop's pixels (``title``: above both panels)."""
     crop = _crop(inspector, sample, order)
     inspection = inspector[crop]
     result = inspector.attribution(crop, keypoint, method)
@@ -138,6 +141,7 @@ def render_attribution(
         keypoint_name=f"val {inspector.indices[crop]}, {inspection.keypoint_label(keypoint)}",
         point=inspection.points[keypoint],
         alpha=opacity,
+        title=title,
     )
 
 
@@ -192,11 +196,13 @@ class FigureExplorer(widgets.VBox):
     ``figure`` is the last figure drawn (closed for pyplot, so an inline backend never
     shows it a second time); a render error is shown under the picture and kept in ``error``;
     ``render_seconds`` is how long the last redraw took. The picture keeps its natural size:
-    the image widget is given the PNG's pixel width.
+    the image widget is given the PNG's pixel width, drawn at ``dpi`` (default: that of the
+    saved figures, :data:`~mfvpose_lib.viz.figures.DEFAULT_DPI`, so a panel and its ticks look
+    the same in the explorer as in the figure file).
     """
 
     def __init__(
-        self, render: Callable[..., Figure], controls: dict[str, widgets.ValueWidget], *, dpi: int = 80
+        self, render: Callable[..., Figure], controls: dict[str, widgets.ValueWidget], *, dpi: int = DEFAULT_DPI
     ) -> None:
         self.render = render
         self.controls = controls
@@ -271,7 +277,7 @@ def attention_explorer(
     head: int = ALL,
     keypoint: int = ALL,
     cmap: str = "viridis",
-    opacity: float = 0.5,
+    opacity: float = MAX_OPACITY,
     scale: str = "per panel",
     order: str = "val index",
 ) -> FigureExplorer:
@@ -323,7 +329,7 @@ def heatmap_explorer(
     sample: int = 0,
     keypoint: int = ALL,
     cmap: str = "magma",
-    opacity: float = 0.6,
+    opacity: float = MAX_OPACITY,
     order: str = "val index",
 ) -> FigureExplorer:
     """Crop slider and order, keypoint, colour map and opacity over :func:`render_heatmaps`."""
@@ -343,7 +349,7 @@ def attribution_explorer(
     sample: int = 0,
     keypoint: int = 0,
     method: str = "saliency",
-    opacity: float = 0.75,
+    opacity: float = MAX_OPACITY,
     order: str = "val index",
 ) -> FigureExplorer:
     """Crop slider and order, keypoint and method dropdowns, opacity over :func:`render_attribution`.

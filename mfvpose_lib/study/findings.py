@@ -1,0 +1,243 @@
+""""What this shows": the closing sentences of the analysis notebooks, computed from a run.
+
+Every :class:`Finding` is one sentence built from this run's numbers and the caveat that bounds
+it (profile, model size, seeds, data, whether the model was trained). The notebooks end with
+``show_findings(...)`` so their conclusions change with the run instead of being typed in.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from mfvpose_lib.analysis.attribution import ATTRIBUTION_METHODS, disc_share, mass_within, occlusion_window
+from mfvpose_lib.study.setup import is_synthetic_label
+
+#: A map is "concentrated near the joint" when the disc holds this many times an even map's share.
+CONCENTRATED = 2.0
+#: Limb pairs count as "more alike" than other pairs from this difference in mean cosine on.
+SKELETON_MARGIN = 0.05
+
+
+@dataclass(frozen=True)
+class Finding:
+    text: str
+    caveat: str
+
+
+@dataclass(frozen=True)
+class RunScope:
+    """What every number of a run is conditioned on."""
+
+    profile: str
+    model: str
+    input_size: tuple[int, int] | None
+    epochs: int
+    data: str
+    seeds: int = 1
+    trained: bool = True
+
+    def caveat(self, extra: str = "") -> str:
+        size = f" at {self.input_size[0]}x{self.input_size[1]}" if self.input_size else ""
+        parts = [f"profile {self.profile}: {self.model}{size}, {self.epochs} epoch(s), "
+                 f"{self.seeds} seed{'s' if self.seeds != 1 else ''}"]  # fmt: skip
+        if is_synthetic_label(self.data):
+            parts.append("built-in synthetic data, not COCO or MPII")
+        if not self.trained:
+            parts.append("no trained model in this run: the untrained one only, nothing here was learned")
+        return "; ".join(parts + ([extra] if extra else []))
+
+
+def run_scope(settings, data_source: str, dataset: str = "coco", *, trained: bool = True, seeds: int = 1) -> RunScope:
+    """The :class:`RunScope` of the profile's ``dataset`` model on ``data_source``."""
+    recipe = settings.for_dataset(dataset)
+    size = tuple(recipe.input_size) if recipe.input_size else None
+    return RunScope(settings.name, recipe.model, size, recipe.epochs, data_source, seeds, trained)
+
+
+def findings_markdown(findings: Sequence[Finding]) -> str:
+    return "\n".join(f"* {f.text}  \n  *Caveat: {f.caveat}.*" for f in findings)
+
+
+def show_findings(findings: Sequence[Finding]):
+    """The findings as Markdown for the notebook's last cell."""
+    from IPython.display import Markdown
+
+    return Markdown(findings_markdown(findings))
+
+
+# ---------------------------------------------------------------------------------------------
+# Notebook 10: effective receptive fields
+# ---------------------------------------------------------------------------------------------
+
+R90 = "radius @ 90% (px)"
+
+
+def receptive_field_findings(table: pd.DataFrame, boxes: pd.DataFrame | None, *, crops: int,
+                             scope: RunScope) -> list[Finding]:  # fmt: skip
+    """From :func:`~mfvpose_lib.analysis.receptive_field.erf_table` (and the branch boxes of
+    :func:`~mfvpose_lib.analysis.dilation.branch_field_boxes`): what HRFOV adds to the 90% field
+    of each model, what training changed, and how much of the theoretical field is used."""
+    caveat = scope.caveat(f"{crops} validation crop{'s' if crops != 1 else ''}; radii in input pixels")
+    radius = table.set_index(["model", "map"])[R90]
+    findings = [Finding(_hrfov_sentence(model, radius[model]), caveat) for model in dict.fromkeys(table["model"])]
+    if {"trained", "untrained"} <= set(table["model"]) and "backbone + HRFOV" in radius["trained"]:
+        t, u = radius["trained"]["backbone + HRFOV"], radius["untrained"]["backbone + HRFOV"]
+        verb = "widened" if t > u else "narrowed" if t < u else "left"
+        findings.append(Finding(f"Training {verb} the 90% field after HRFOV: ±{u:.0f} px untrained, ±{t:.0f} px "
+                                "trained.", caveat))  # fmt: skip
+    if boxes is not None and len(boxes) and "backbone + HRFOV" in radius[table["model"].iloc[0]]:
+        model = table["model"].iloc[0]
+        used = 2 * radius[model]["backbone + HRFOV"] + 1
+        widest = int(boxes["field (px)"].max())
+        findings.append(Finding(f"The widest HRFOV branch could read a {widest}-px square; the {model} model's 90% "
+                                f"square is {used:.0f} px, {used / widest:.0%} of that width: the gradient stays "
+                                "far inside the theoretical field.", caveat))  # fmt: skip
+    return findings
+
+
+def _hrfov_sentence(model: str, radius: pd.Series) -> str:
+    backbone = radius["backbone"]
+    if "backbone + HRFOV" not in radius:
+        return f"{model.capitalize()} model: 90% of the centre unit's gradient lies within ±{backbone:.0f} px."
+    after = radius["backbone + HRFOV"]
+    return (f"{model.capitalize()} model: 90% of the centre unit's gradient lies within ±{backbone:.0f} px of it "
+            f"for the backbone alone and ±{after:.0f} px after HRFOV ({after / max(backbone, 1e-9):.2f}x).")  # fmt: skip
+
+
+# ---------------------------------------------------------------------------------------------
+# Notebook 11: keypoint tokens, attention distance, LayerScale
+# ---------------------------------------------------------------------------------------------
+
+
+def token_findings(similarity: pd.DataFrame, distances: pd.DataFrame, layer_scales: Mapping[str, pd.DataFrame], *,
+                   uniform_distance: float, crops: int, scope: RunScope) -> list[Finding]:  # fmt: skip
+    """``similarity``: :func:`~mfvpose_lib.analysis.tokens.similarity_summary` rows with a ``model``
+    column; ``distances``: mean attention distance per layer (rows) and model (columns);
+    ``layer_scales``: :func:`~mfvpose_lib.analysis.layerscale.layer_scale_table` by model."""
+    caveat = scope.caveat(f"{crops} validation crop{'s' if crops != 1 else ''}")
+    findings = [Finding(_similarity_sentence(model, rows), caveat) for model, rows in similarity.groupby("model", sort=False)]
+    for model in distances.columns:
+        d = distances[model]
+        findings.append(Finding(f"{model.capitalize()} model: patch tokens attend {d.iloc[0]:.2f} patches away on "
+                                f"average in layer {d.index[0]} and {d.iloc[-1]:.2f} in layer {d.index[-1]}; uniform "
+                                f"attention would give {uniform_distance:.2f}.", caveat))  # fmt: skip
+    findings += [Finding(_layer_scale_sentence(model, table), caveat) for model, table in layer_scales.items()
+                 if len(table)]  # fmt: skip
+    return findings
+
+
+def _similarity_sentence(model: str, rows: pd.DataFrame) -> str:
+    last = rows.iloc[-1]
+    limbs, rest = last["mean cos (limbs)"], last["mean cos (not limbs)"]
+    reading = ("joints joined by a limb are more alike" if limbs - rest >= SKELETON_MARGIN
+               else "no skeleton structure beyond the other pairs")  # fmt: skip
+    return (f"{model.capitalize()} model, tokens after {last['tokens']}: mean cosine {limbs:.2f} between joints "
+            f"joined by a limb, {rest:.2f} between the others ({reading}).")  # fmt: skip
+
+
+def _layer_scale_sentence(model: str, table: pd.DataFrame) -> str:
+    init = table["init"].iloc[0]
+    if np.allclose(table["mean |λ| / init"], 1.0, rtol=1e-6):
+        return f"{model.capitalize()} model: every LayerScale λ is still at its init value {init:g}."
+    ratio = table.groupby("branch", sort=False)["mean |λ| / init"].agg(["min", "max"])
+    spans = "; ".join(f"{branch} {row['min']:.3g}x to {row['max']:.3g}x" for branch, row in ratio.iterrows())
+    return f"{model.capitalize()} model: mean |λ| per layer, against its init {init:g}, spans {spans}."
+
+
+# ---------------------------------------------------------------------------------------------
+# Notebook 12: attributions
+# ---------------------------------------------------------------------------------------------
+
+
+def attribution_findings(inspectors: Mapping, *, sample: int, keypoint: int, scope: RunScope) -> list[Finding]:
+    """From :class:`~mfvpose_lib.analysis.inspection.CropInspector` objects by model label (their
+    cached attributions of ``keypoint`` on crop ``sample``): which maps are flat, whether integrated
+    gradients pass completeness, and what Grad-CAM's map says about the region the model uses."""
+    caveat = scope.caveat("one crop and one keypoint")
+    findings = []
+    for label, inspector in inspectors.items():
+        results = {m: inspector.attribution(sample, keypoint, m) for m in ATTRIBUTION_METHODS}
+        findings.append(Finding(_flat_sentence(label, results), caveat))
+        if not results["integrated_gradients"].flat:  # a flat map's completeness says nothing
+            findings.append(Finding(f"{label.capitalize()} model, integrated gradients: "
+                                    f"{results['integrated_gradients'].completeness()}.", caveat))  # fmt: skip
+        inspection = inspector[sample]
+        if not results["gradcam"].flat:
+            findings.append(Finding(gradcam_sentence(label, results["gradcam"].attribution,
+                                                     inspection.points[keypoint], inspection.keypoint_label(keypoint)),
+                                    caveat))  # fmt: skip
+    return findings
+
+
+def _flat_sentence(label: str, results: Mapping) -> str:
+    flat = [m.replace("_", " ") for m, r in results.items() if r.flat]
+    if not flat:
+        return f"{label.capitalize()} model: every method's map has a readable scale (none is flat)."
+    if len(flat) == len(results):
+        return (f"{label.capitalize()} model: all {len(flat)} maps are flat (largest |attribution| "
+                f"{max(r.scale for r in results.values()):.1e}): the prediction does not depend on the crop.")  # fmt: skip
+    return f"{label.capitalize()} model: flat maps for {', '.join(flat)}; the others can be read."
+
+
+def gradcam_sentence(label: str, cam: np.ndarray, point, name: str) -> str:
+    """Where a Grad-CAM map lies against the predicted joint: the share of its mass near it
+    (against an even map's) and the distance of its maximum."""
+    radius = occlusion_window(cam.shape)
+    near, even = mass_within(cam, point, radius), disc_share(cam.shape, point, radius)
+    y, x = np.unravel_index(int(np.argmax(cam)), cam.shape)
+    far = float(np.hypot(x - point[0], y - point[1]))
+    reading = ("the features the Transformer reads for this joint come from around it" if near >= CONCENTRATED * even
+               else "the features it reads are spread over the crop, not centred on the joint")  # fmt: skip
+    return (f"{label.capitalize()} model, Grad-CAM: {near:.0%} of the map within {radius} px of the predicted "
+            f"{name} (an even map: {even:.0%}), its maximum {far:.0f} px from it: {reading}.")  # fmt: skip
+
+
+# ---------------------------------------------------------------------------------------------
+# Notebooks 14 and 15: the published tables beside ours
+# ---------------------------------------------------------------------------------------------
+
+
+def published_findings(table: pd.DataFrame, metric: str, *, scope: RunScope, name: str = "") -> list[Finding]:
+    """The best published row, MfvPose's published number (or its status), and our measurements
+    with the data they were measured on. ``name``: how the sentences call ``metric``."""
+    column = f"paper {metric}"
+    name = name or metric
+    published = table.dropna(subset=[column])
+    caveat = "published numbers as the paper and its baselines report them; see each row's status and source"
+    findings = []
+    if len(published):
+        best = published.loc[published[column].idxmax()]
+        rows = f"{len(published)} published rows carry" if len(published) > 1 else "1 published row carries"
+        findings.append(Finding(f"{rows} {name}; the highest is {best['method']} at {best['input']}, "
+                                f"{best[column]:.1f}.", caveat))  # fmt: skip
+    for _, row in table[table["method"] == "MfvPose"].iterrows():
+        value = f"{row[column]:.1f}" if pd.notna(row.get(column)) else f"not given; its status: {row.get('paper status', '')}"
+        findings.append(Finding(f"MfvPose at {row['input']}: published {name} {value}.", caveat))
+    findings += [_ours_sentence(row, metric, name, scope) for _, row in table.iterrows()
+                 if pd.notna(row.get(f"ours {metric}"))]  # fmt: skip
+    return findings
+
+
+def _ours_sentence(row: pd.Series, metric: str, name: str, scope: RunScope) -> Finding:
+    text = f"Ours, {row['method']}: {name} {row[f'ours {metric}']:.1f} measured on {row['ours data']}."
+    extra = "not comparable with the published rows" if is_synthetic_label(str(row["ours data"])) else ""
+    return Finding(text, scope.caveat(extra))
+
+
+def submission_findings(submissions: Sequence, *, scope: RunScope) -> list[Finding]:
+    """What the test-dev files hold (``submissions``: :class:`~mfvpose_lib.study.submission.Submission`)."""
+    caveat = scope.caveat("test-dev has no public labels: only the evaluation server can score the file")
+    if not submissions:
+        return [Finding("No test-dev images and detections in the data root: no submission file was written.", caveat)]
+    findings = []
+    for submission in submissions:
+        with open(submission.path, encoding="utf-8") as fh:
+            people = len(json.load(fh))
+        findings.append(Finding(f"{submission.model} wrote {people} person results to {submission.path.name}, in "
+                                "the server's format.", caveat))  # fmt: skip
+    return findings

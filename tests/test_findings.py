@@ -1,0 +1,164 @@
+"""The "What this shows" sentences: computed from the numbers they are given, each with its caveat;
+the attribution verdicts they rely on (flat occlusion, integrated gradients' completeness); and the
+small helpers behind the notebooks' printed text and tables (skeleton order, parts per model)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mfvpose_lib.analysis.attribution import ATTRIBUTION_METHODS, KeypointAttribution
+from mfvpose_lib.study.findings import (
+    RunScope,
+    attribution_findings,
+    findings_markdown,
+    gradcam_sentence,
+    published_findings,
+    receptive_field_findings,
+    submission_findings,
+    token_findings,
+)
+
+SYNTH = "built-in synthetic (2000 train / 1000 val images, seed 0)"
+SCOPE = RunScope("cpu", "mfvpose_tiny", (64, 48), 45, SYNTH)
+
+
+def _attribution(method="saliency", scale=1.0, value=0.8, **extra) -> KeypointAttribution:
+    a = np.zeros((64, 48))
+    a[10, 10] = scale
+    return KeypointAttribution(a, method, 0, (2, 2), value, **extra)
+
+
+def test_the_caveat_names_profile_size_seeds_data_and_training():
+    text = RunScope("smoke", "mfvpose_tiny", (64, 48), 1, SYNTH, trained=False).caveat("2 crops")
+    for part in ("profile smoke", "64x48", "1 epoch", "1 seed", "synthetic", "untrained one only", "2 crops"):
+        assert part in text
+    assert "synthetic" not in RunScope("paper", "mfvpose_b", None, 300, "COCO 2017", seeds=3).caveat()
+
+
+def test_occlusion_of_an_untrained_model_is_flat_relative_to_its_peak():
+    assert _attribution("occlusion", scale=3.3e-7, value=0.801).flat  # notebook 12's untrained occlusion
+    assert "does not depend" in _attribution("occlusion", scale=3.3e-7, value=0.801).warning()
+    assert not _attribution("occlusion", scale=0.02, value=0.801).flat
+    assert not _attribution("saliency", scale=3.3e-7).flat  # gradients keep the absolute threshold
+
+
+@pytest.mark.parametrize(("gap", "verdict"), [(0.001, "passes"), (0.02, "loose"), (0.09, "fails")])
+def test_integrated_gradients_completeness_verdict(gap, verdict):
+    result = _attribution("integrated_gradients", value=0.5, baseline_value=0.4, completeness_gap=gap, delta=gap)
+    assert result.completeness().endswith(verdict)
+    assert f"{gap / 0.1 * 100:.2g}% of the change" in result.completeness()
+    assert (result.warning() is not None) == (verdict == "fails")
+    assert _attribution("saliency").completeness() is None
+    unchanged = _attribution("integrated_gradients", value=0.5, baseline_value=0.5, completeness_gap=1e-9)
+    assert unchanged.completeness().endswith("no verdict")
+
+
+def test_receptive_field_sentences_carry_the_run_numbers():
+    table = pd.DataFrame({"model": ["trained"] * 2 + ["untrained"] * 2,
+                          "map": ["backbone", "backbone + HRFOV"] * 2,
+                          "radius @ 90% (px)": [10.0, 15.0, 8.0, 9.0]})  # fmt: skip
+    boxes = pd.DataFrame({"field (px)": [12, 28, 68, 140]})
+    findings = receptive_field_findings(table, boxes, crops=16, scope=SCOPE)
+    text = [f.text for f in findings]
+    assert "±10 px" in text[0] and "±15 px" in text[0] and "1.50x" in text[0]
+    assert "widened" in text[2] and "±9 px untrained, ±15 px trained" in text[2]
+    assert "140-px" in text[3] and "31 px" in text[3] and "22%" in text[3]
+    assert all("16 validation crops" in f.caveat for f in findings)
+
+
+def test_token_sentences_read_the_skeleton_structure():
+    similarity = pd.DataFrame({"tokens": ["input", "layer 4"] * 2, "mean cos (limbs)": [0.1, 0.6, 0.1, 0.2],
+                               "mean cos (not limbs)": [0.1, 0.3, 0.1, 0.19],
+                               "model": ["trained", "trained", "untrained", "untrained"]})  # fmt: skip
+    distances = pd.DataFrame({"trained": [2.5, 1.2], "untrained": [2.9, 2.9]}, index=pd.Index([1, 4], name="layer"))
+    scales = {"trained": pd.DataFrame({"branch": ["MSA", "FFN"], "mean |λ| / init": [3.0, 0.5], "init": [0.1, 0.1]})}
+    text = [f.text for f in token_findings(similarity, distances, scales, uniform_distance=2.9, crops=4, scope=SCOPE)]
+    assert "0.60" in text[0] and "0.30" in text[0] and "more alike" in text[0]
+    assert "no skeleton structure" in text[1]
+    assert "1.20 in layer 4" in text[2] and "uniform attention would give 2.90" in text[2]
+    assert "MSA 3x to 3x" in text[4] and "FFN 0.5x to 0.5x" in text[4]
+    at_init = {"untrained": pd.DataFrame({"branch": ["MSA"], "mean |λ| / init": [1.0], "init": [0.1]})}
+    text = [f.text for f in token_findings(similarity, distances, at_init, uniform_distance=2.9, crops=4, scope=SCOPE)]
+    assert "still at its init value 0.1" in text[-1]
+
+
+def test_gradcam_near_the_joint_or_spread():
+    cam = np.zeros((64, 48))
+    cam[30:34, 20:24] = 1.0
+    assert "come from around it" in gradcam_sentence("trained", cam, (21.5, 31.5), "nose")
+    assert "spread over the crop" in gradcam_sentence("trained", np.ones((64, 48)), (21.5, 31.5), "nose")
+
+
+class _Inspector:
+    """Stands in for a CropInspector: cached attributions and one inspection."""
+
+    def __init__(self, scale: float):
+        self.results = {m: _attribution(m, scale=scale, value=0.8, **({"baseline_value": 0.7, "completeness_gap": 1e-3}
+                                                                         if m == "integrated_gradients" else {}))
+                        for m in ATTRIBUTION_METHODS}  # fmt: skip
+
+    def attribution(self, sample, keypoint, method):
+        return self.results[method]
+
+    def __getitem__(self, sample):
+        return SimpleNamespace(points=np.array([[10.0, 10.0]]), keypoint_label=lambda k: "nose")
+
+
+def test_attribution_sentences_flag_flat_maps_and_read_gradcam():
+    findings = attribution_findings({"trained": _Inspector(1.0), "untrained": _Inspector(1e-9)}, sample=0, keypoint=0,
+                                    scope=SCOPE)  # fmt: skip
+    text = [f.text for f in findings]
+    assert text[0].startswith("Trained model: every method")
+    assert "passes" in text[1] and "Grad-CAM" in text[2] and "come from around it" in text[2]
+    assert any("all 4 maps are flat" in t for t in text)
+    assert not any(t.startswith("Untrained model, Grad-CAM") for t in text)  # a flat map is not read
+
+
+def test_published_and_our_rows(tmp_path: Path):
+    table = pd.DataFrame({"method": ["HRNet-W32", "MfvPose", "mfvpose_tiny_mpii (ours)"], "input": ["256x256"] * 2 + ["64x64"],
+                          "paper mean": [90.3, np.nan, np.nan], "paper status": ["published", "not recovered", ""],
+                          "ours mean": [np.nan, np.nan, 42.61], "ours data": ["", "", SYNTH]})  # fmt: skip
+    text = [f"{f.text} | {f.caveat}" for f in published_findings(table, "mean", scope=SCOPE, name="PCKh@0.5 mean")]
+    assert "1 published row carries PCKh@0.5 mean; the highest is HRNet-W32 at 256x256, 90.3" in text[0]
+    assert "not given; its status: not recovered" in text[1]
+    assert "42.6" in text[2] and "not comparable" in text[2]
+    path = tmp_path / "person_keypoints_test-dev2017_mfvpose_tiny_results.json"
+    path.write_text(json.dumps([{"image_id": 1}, {"image_id": 2}]))
+    done = submission_findings([SimpleNamespace(model="mfvpose_tiny", path=path)], scope=SCOPE)
+    assert "2 person results" in done[0].text and "evaluation server" in done[0].caveat
+    assert "no submission file" in submission_findings([], scope=SCOPE)[0].text
+
+
+def test_markdown_puts_each_caveat_under_its_sentence():
+    text = findings_markdown(published_findings(pd.DataFrame({"method": ["A"], "input": ["1x1"], "paper AP": [70.0]}),
+                                                "AP", scope=SCOPE))  # fmt: skip
+    assert text.startswith("* 1 published row carries AP") and "*Caveat: published numbers" in text
+
+
+def test_the_skeleton_order_breaks_between_names():
+    from mfvpose_lib.analysis.tokens import order_text, skeleton_order
+    from mfvpose_lib.data.spec import get_meta
+
+    meta = get_meta("coco")
+    text = order_text(skeleton_order(meta.num_keypoints, meta.skeleton), meta.keypoint_names, width=40)
+    lines = text.splitlines()
+    assert len(lines) > 1 and all(len(line) <= 40 for line in lines)
+    names = {n for line in lines for n in line.replace("→", " ").split()}
+    assert names == set(meta.keypoint_names)  # no name cut in two
+
+
+def test_parts_pivot_keeps_forward_order_and_leaves_missing_parts_empty():
+    from mfvpose_lib.analysis.complexity import parts_pivot
+
+    parts = pd.DataFrame({"model": ["tokenpose_b"] * 3 + ["mfvpose_b"] * 4,
+                          "part": ["backbone", "transformer", "head", "backbone", "hrfov", "transformer", "head"],
+                          "params": [7685632, 4570752, 1257984, 7685632, 91840, 4575360, 1257984]})  # fmt: skip
+    table = parts_pivot(parts, "params")
+    assert list(table.columns) == ["backbone", "hrfov", "transformer", "head"]
+    assert np.isnan(table.loc["tokenpose_b", "hrfov"]) and table.loc["mfvpose_b", "hrfov"] == 91840

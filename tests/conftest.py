@@ -1,4 +1,5 @@
 import os
+import shutil
 
 import pytest
 import torch
@@ -13,3 +14,39 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 @pytest.fixture
 def repo_root() -> str:
     return REPO_ROOT
+
+
+# Headless Chromium as the probe of this machine kind starts it: without the background-networking
+# flags its connections are refused by the closed network. Under CI (CI=true) a missing browser is
+# a failure, not a skip.
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def _need(condition: bool, what: str) -> None:
+    if condition:
+        return
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{what} is required under CI (.ci/run installs it)")
+    pytest.skip(f"{what} is not installed")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    _need(chromium is not None, "Chromium (Debian package chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _need(False, "the playwright Python package")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_FLAGS)
+        yield browser
+        browser.close()

@@ -6,7 +6,6 @@ Under CI (CI=true) a missing browser is a failure, not a skip.
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import time
@@ -18,23 +17,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 # Each test opens its notebook in a fresh workspace, so the one notebook panel is the active one.
 ACTIVE = ".jp-NotebookPanel"
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-def _need(condition: bool, what: str) -> None:
-    if condition:
-        return
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{what} is required under CI (.ci/run installs it)")
-    pytest.skip(f"{what} is not installed")
 
 
 def _free_port() -> int:
@@ -115,18 +97,6 @@ def jupyterlab(tmp_path_factory, trained_lab):
     log.close()
 
 
-@pytest.fixture(scope="module")
-def browser():
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    _need(chromium is not None, "Chromium (Debian package chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _need(False, "the playwright Python package")
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_FLAGS)
-        yield browser
-        browser.close()
 
 
 def test_overview_runs_in_jupyterlab(jupyterlab, browser, tmp_path):

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
-import os
 import re
-import shutil
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -152,39 +150,7 @@ def test_report_command(fake_run, capsys, tmp_path):
 # In a browser: every page linked from the index loads with no broken picture, link or console error
 # ----------------------------------------------------------------------------------------------
 
-# The launch flags and the skip/fail rule of tests/test_browser.py: under CI (CI=true) a missing
-# browser is a failure, not a skip.
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-def _need(condition: bool, what: str) -> None:
-    if condition:
-        return
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{what} is required under CI (.ci/run installs it)")
-    pytest.skip(f"{what} is not installed")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    _need(chromium is not None, "Chromium (Debian package chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _need(False, "the playwright Python package")
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_FLAGS)
-        yield browser
-        browser.close()
+# The `browser` fixture (conftest.py) launches headless Chromium; under CI a missing browser fails.
 
 
 def _check_page(page, url: str) -> tuple[list[str], list, list[str]]:

@@ -82,14 +82,13 @@ def crop_frame(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-axis zoom ``k`` and destination centre ``(cx, cy)`` of the crop of a box ``scale``.
 
-    ``scale`` is (..., 2) (or one width, for the similarity geometries); returns ``k`` (..., 2)
-    and the centre (2,), so that an unrotated crop maps image point p to
+    ``scale`` is (..., 2); returns ``k`` (..., 2) and the centre (2,), so that an unrotated crop
+    maps image point p to
     ``k · (p − center) + (cx, cy)``. ``hrnet`` and ``tokenpose`` are similarities: their zoom
     comes from the box width alone and serves both axes; ``udp`` zooms each axis by its own side.
     """
     out_w, out_h = float(output_size[0]), float(output_size[1])
-    scale = np.asarray(scale, dtype=np.float64)
-    src = (scale if scale.ndim and scale.shape[-1] == 2 else np.stack([scale, scale], axis=-1)) * pixel_std
+    src = np.asarray(scale, dtype=np.float64) * pixel_std
     geometry = check_geometry(geometry)
     if geometry == "hrnet":
         k = out_w / src[..., 0]

@@ -30,7 +30,7 @@ def build_split(
     reference recipe; ``cache_images`` keeps decoded images in memory)."""
     from mfvpose_lib.data.dataset import build_dataset
     from mfvpose_lib.data.spec import get_dataset_spec
-    from mfvpose_lib.models.codec import default_codec
+    from mfvpose_lib.models.codec import check_codec_fits, default_codec
 
     spec = get_dataset_spec(dataset)
     if model_cfg.num_keypoints != spec.num_keypoints:
@@ -38,18 +38,11 @@ def build_split(
             f"the model predicts {model_cfg.num_keypoints} keypoints but {dataset} has {spec.num_keypoints}; "
             f"use a model of the {dataset} layout"
         )
-    if codec is not None and (tuple(codec.input_size), tuple(codec.heatmap_size)) != (
-        tuple(model_cfg.input_size), tuple(model_cfg.heatmap_size)
-    ):
-        raise ValueError(
-            f"codec sizes {codec.input_size} → {codec.heatmap_size} do not match the model's "
-            f"{tuple(model_cfg.input_size)} → {tuple(model_cfg.heatmap_size)}"
-        )
     return build_dataset(
         data_root,
         dataset,
         split,
-        codec=codec or default_codec(model_cfg),
+        codec=default_codec(model_cfg) if codec is None else check_codec_fits(codec, model_cfg),
         train=train,
         boxes=boxes,
         det_file=det_file,

@@ -26,7 +26,7 @@ from mfvpose_lib.engine.distributed import DistInfo, gather_objects
 from mfvpose_lib.engine.loss import JointsMSELoss
 from mfvpose_lib.evaluation.coco import check_submission
 from mfvpose_lib.evaluation.mpii import HRNET_MEAN_AT_0_11, PCKH_GROUPS
-from mfvpose_lib.models.codec import model_codec
+from mfvpose_lib.models.codec import check_codec_fits, model_codec
 
 
 @dataclass(frozen=True)
@@ -218,14 +218,8 @@ def predict(
 
 def dataset_codec(model: nn.Module, dataset: Dataset) -> HeatmapCodec:
     """The codec the data set was cut with (else the model's), checked against the model."""
-    codec = getattr(dataset, "codec", None) or model_codec(model)
-    cfg = model.cfg
-    if tuple(codec.heatmap_size) != tuple(cfg.heatmap_size) or tuple(codec.input_size) != tuple(cfg.input_size):
-        raise ValueError(
-            f"the data set's codec ({codec.input_size} → {codec.heatmap_size}) does not fit the model "
-            f"({tuple(cfg.input_size)} → {tuple(cfg.heatmap_size)})"
-        )
-    return codec
+    codec = getattr(dataset, "codec", None)
+    return model_codec(model) if codec is None else check_codec_fits(codec, model.cfg, "the data set's codec")
 
 
 def _numpy(value) -> np.ndarray:

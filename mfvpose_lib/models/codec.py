@@ -49,16 +49,20 @@ def model_codec(model) -> HeatmapCodec:
     return default_codec(cfg)
 
 
+def check_codec_fits(codec: HeatmapCodec, cfg, what: str = "codec") -> HeatmapCodec:
+    """``codec`` when it cuts the sizes of the model config ``cfg``, else an error naming both."""
+    if (tuple(codec.input_size), tuple(codec.heatmap_size)) != (tuple(cfg.input_size), tuple(cfg.heatmap_size)):
+        raise ValueError(
+            f"{what} {codec.input_size} → {codec.heatmap_size} does not fit the model "
+            f"({tuple(cfg.input_size)} → {tuple(cfg.heatmap_size)})"
+        )
+    return codec
+
+
 def set_codec(model, codec: HeatmapCodec) -> HeatmapCodec:
     """Give ``model`` its codec, refusing one cut for other sizes."""
     model = bare_model(model)
-    cfg = model.cfg
-    if (tuple(codec.input_size), tuple(codec.heatmap_size)) != (tuple(cfg.input_size), tuple(cfg.heatmap_size)):
-        raise ValueError(
-            f"codec {codec.input_size} → {codec.heatmap_size} does not fit the model "
-            f"({tuple(cfg.input_size)} → {tuple(cfg.heatmap_size)})"
-        )
-    model.codec = codec
+    model.codec = check_codec_fits(codec, model.cfg)
     return codec
 
 

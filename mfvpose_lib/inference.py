@@ -174,7 +174,7 @@ def predict_images(
     from mfvpose_lib.data.dataset import PoseDataset
     from mfvpose_lib.data.spec import get_meta
     from mfvpose_lib.data.transforms import build_pipeline
-    from mfvpose_lib.engine.evaluate import predict
+    from mfvpose_lib.engine.evaluate import RunOptions, predict
     from mfvpose_lib.engine.fast_path import check_batch, decide_precision
     from mfvpose_lib.models.codec import model_codec
 
@@ -197,9 +197,11 @@ def predict_images(
                                     decode=codec.decoder)  # fmt: skip
         info["precision"] = {"path": decision.path.describe(), "used_fast_path": decision.used_fast,
                              "reason": decision.reason}  # fmt: skip
-        preds = predict(decision.runner(model), data, flip_pairs=meta.flip_pairs, settings=settings, device=device,
-                        batch_size=batch_size, progress=progress, amp_dtype=decision.path.amp_dtype,
-                        channels_last=decision.path.channels_last)  # fmt: skip
+        options = RunOptions(device=device, batch_size=batch_size, progress=progress,
+                             amp_dtype=decision.path.amp_dtype,
+                             channels_last=decision.path.channels_last)  # fmt: skip
+        preds = predict(decision.runner(model), data, flip_pairs=meta.flip_pairs, settings=settings,
+                        options=options)  # fmt: skip
         results = coco_results(preds, meta.sigmas_array, settings)
     ids = [image_id_for(p, i) for i, p in enumerate(paths)]
     written: dict[str, Path] = {}

@@ -8,7 +8,6 @@ runner stops at the first failure and says which notebook and which cell failed.
 from __future__ import annotations
 
 import logging
-import os
 import re
 import threading
 import time
@@ -20,10 +19,6 @@ import pandas as pd
 
 from mfvpose_lib.io_utils import atomic_write_text
 from mfvpose_lib.study.profiles import DEFAULT_PROFILE, get_profile
-
-#: Set for the notebooks' kernels so explorers display as pictures in the executed copies
-#: (read by :func:`mfvpose_lib.viz.widgets.in_batch_run`).
-BATCH_ENV = "MFVPOSE_BATCH"
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
@@ -165,98 +160,148 @@ def run_study(
     (the default) the run ends with a static report, ``out/report/index.html``
     (:mod:`mfvpose_lib.study.report`), also when a notebook failed.
     """
-    import nbformat
-    import papermill
     from tqdm.auto import tqdm
-
-    from mfvpose_lib.study import resolve_data_root
-    from mfvpose_lib.study.data_needs import datasets_available, fit_to_data
 
     get_profile(profile)  # fail early on an unknown name
     silence_kernel_tcp_warning()
     data_root = Path(data_root or DEFAULT_DATA_ROOT).resolve()
     out = Path(out or REPO_ROOT / "runs" / profile).resolve()
-    figures_dir = Path(figures_dir).resolve() if figures_dir else out / "figures"
-    notebooks = discover_notebooks(Path(notebook_dir), only)
-    for folder in (out / "notebooks", out / "run", figures_dir):
+    layout = StudyLayout(data_root, out, Path(figures_dir).resolve() if figures_dir else out / "figures",
+                         Path(notebook_dir))  # fmt: skip
+    notebooks = discover_notebooks(layout.notebook_dir, only)
+    present = _prepare_study(profile, layout, prepare, pretrained, released)
+    write = tqdm.write if progress else (lambda _line: None)
+    runs = _run_notebooks(notebooks, layout.parameters(profile, device), layout, present, progress, write)
+    _write_summary(runs, layout)
+    report_error = _write_report(layout, write) if report else None
+    failure = next((r.error for r in runs if r.status == "failed"), None)
+    if failure:
+        raise NotebookFailed(f"{failure}\n(executed copy with the traceback: {layout.executed_dir})")
+    if report_error is not None:
+        raise report_error
+    return runs
+
+
+@dataclass(frozen=True)
+class StudyLayout:
+    """Where one reproduction reads its data and notebooks and writes its outputs (resolved paths)."""
+
+    data_root: Path
+    out: Path
+    figures_dir: Path
+    notebook_dir: Path
+
+    @property
+    def executed_dir(self) -> Path:
+        return self.out / "notebooks"
+
+    @property
+    def run_dir(self) -> Path:
+        """Training runs and evaluations shared between notebooks."""
+        return self.out / "run"
+
+    def parameters(self, profile: str, device: str) -> dict[str, str]:
+        """The papermill parameters every notebook gets."""
+        return {
+            "profile": profile,
+            "data_root": str(self.data_root),
+            "run_dir": str(self.run_dir),
+            "figures_dir": str(self.figures_dir),
+            "device": device,
+        }
+
+
+def _prepare_study(profile: str, layout: StudyLayout, prepare: bool, pretrained, released) -> list[str]:
+    """Create the output folders, render the synthetic set when asked and missing, record the
+    pretrained and released checkpoints for the notebooks; returns the data sets present."""
+    from mfvpose_lib.study import resolve_data_root
+    from mfvpose_lib.study.data_needs import datasets_available
+
+    for folder in (layout.executed_dir, layout.run_dir, layout.figures_dir):
         folder.mkdir(parents=True, exist_ok=True)
     if prepare:
-        resolve_data_root(profile, data_root)  # renders the synthetic set when it is missing
-    present = datasets_available(data_root)
+        resolve_data_root(profile, layout.data_root)  # renders the synthetic set when it is missing
+    present = datasets_available(layout.data_root)
     if pretrained:
         from mfvpose_lib.study.runs import write_run_pretrained
 
-        write_run_pretrained(out / "run", pretrained)  # read by the notebooks' ensure_trained
+        write_run_pretrained(layout.run_dir, pretrained)  # read by the notebooks' ensure_trained
     if released:
         from mfvpose_lib.study.released import write_run_released
 
-        write_run_released(out / "run", released)  # read by the table notebooks
+        write_run_released(layout.run_dir, released)  # read by the table notebooks
+    return present
 
-    parameters = {
-        "profile": profile,
-        "data_root": str(data_root),
-        "run_dir": str(out / "run"),
-        "figures_dir": str(figures_dir),
-        "device": device,
-    }
+
+def _run_notebooks(notebooks: list[Path], parameters: dict[str, str], layout: StudyLayout, present: list[str],
+                   progress: bool, write) -> list[NotebookRun]:  # fmt: skip
+    """Every notebook in order, fitted to the data present, up to the first failure; the ones
+    after it are listed as skipped."""
+    import nbformat
+    from tqdm.auto import tqdm
+
+    from mfvpose_lib.study.data_needs import fit_to_data
+
     runs: list[NotebookRun] = []
-    previous_batch = os.environ.get(BATCH_ENV)
-    os.environ[BATCH_ENV] = "1"
-    bar = tqdm(notebooks, desc=f"reproduce[{profile}]", unit="notebook", disable=not progress)
-    write = tqdm.write if progress else (lambda _line: None)
-    failure = None
+    bar = tqdm(notebooks, desc=f"reproduce[{parameters['profile']}]", unit="notebook", disable=not progress)
     for notebook in bar:
         bar.set_postfix_str(notebook.name)
-        executed = out / "notebooks" / notebook.name
-        fitted = fit_to_data(nbformat.read(notebook, as_version=4), present, data_root)
-        note = fitted.describe(data_root)
+        fitted = fit_to_data(nbformat.read(notebook, as_version=4), present, layout.data_root)
+        note = fitted.describe(layout.data_root)
         if note:
             write(f"{notebook.name}: {note}")
         if fitted.notebook is None:
             runs.append(NotebookRun(notebook.name, "skipped", 0.0, "", note=note))
             continue
-        start = time.perf_counter()
-        try:
-            with ProgressTail(out / "run", write=write):
-                papermill.execute_notebook(
-                    fitted.notebook,
-                    str(executed),
-                    parameters=parameters,
-                    cwd=str(Path(notebook_dir).resolve()),
-                    progress_bar=False,
-                    kernel_name="python3",
-                    # the kernel process logs the TCP warning itself; keep its errors only
-                    extra_arguments=KERNEL_ARGUMENTS,
-                )
-        except Exception as err:  # papermill wraps cell errors; anything else is a failure too
-            failure = _describe_failure(notebook, err)
-            runs.append(NotebookRun(notebook.name, "failed", time.perf_counter() - start,
-                                    _relative(executed, out), failure, note))  # fmt: skip
+        runs.append(_execute_notebook(notebook, fitted.notebook, parameters, layout, note, write))
+        if runs[-1].status == "failed":
             break
-        runs.append(NotebookRun(notebook.name, "ok", time.perf_counter() - start, _relative(executed, out), note=note))
-    if previous_batch is None:
-        os.environ.pop(BATCH_ENV, None)
-    else:
-        os.environ[BATCH_ENV] = previous_batch
     done = {r.notebook for r in runs}
-    runs += [NotebookRun(n.name, "skipped", 0.0, "") for n in notebooks if n.name not in done]
-    summary = summary_table(runs)
-    atomic_write_text(summary.to_csv(index=False), out / "summary.csv")
-    atomic_write_text(summary.to_csv(index=False), figures_dir / "reproduce_summary.csv")
-    report_error = None
-    if report:
-        from mfvpose_lib.study.report import build_report
+    return runs + [NotebookRun(n.name, "skipped", 0.0, "") for n in notebooks if n.name not in done]
 
-        try:
-            build_report(out, figures_dir)
-        except Exception as err:  # a failed notebook is the news; the report's own failure comes second
-            report_error = err
-            write(f"report: not written ({type(err).__name__}: {err})")
-    if failure:
-        raise NotebookFailed(f"{failure}\n(executed copy with the traceback: {out / 'notebooks'})")
-    if report_error is not None:
-        raise report_error
-    return runs
+
+def _execute_notebook(notebook: Path, fitted, parameters: dict[str, str], layout: StudyLayout, note: str,
+                      write) -> NotebookRun:  # fmt: skip
+    """One papermill run, with the trainer's progress lines echoed while it runs."""
+    import papermill
+
+    executed = layout.executed_dir / notebook.name
+    output = _relative(executed, layout.out)
+    start = time.perf_counter()
+    try:
+        with ProgressTail(layout.run_dir, write=write):
+            papermill.execute_notebook(
+                fitted,
+                str(executed),
+                parameters=parameters,
+                cwd=str(layout.notebook_dir.resolve()),
+                progress_bar=False,
+                kernel_name="python3",
+                # the kernel process logs the TCP warning itself; keep its errors only
+                extra_arguments=KERNEL_ARGUMENTS,
+            )
+    except Exception as err:  # papermill wraps cell errors; anything else is a failure too
+        seconds = time.perf_counter() - start
+        return NotebookRun(notebook.name, "failed", seconds, output, _describe_failure(notebook, err), note)
+    return NotebookRun(notebook.name, "ok", time.perf_counter() - start, output, note=note)
+
+
+def _write_summary(runs: list[NotebookRun], layout: StudyLayout) -> None:
+    summary = summary_table(runs).to_csv(index=False)
+    atomic_write_text(summary, layout.out / "summary.csv")
+    atomic_write_text(summary, layout.figures_dir / "reproduce_summary.csv")
+
+
+def _write_report(layout: StudyLayout, write) -> Exception | None:
+    """Build the static report; its error is returned, to be raised only after a notebook's."""
+    from mfvpose_lib.study.report import build_report
+
+    try:
+        build_report(layout.out, layout.figures_dir)
+    except Exception as err:  # a failed notebook is the news; the report's own failure comes second
+        write(f"report: not written ({type(err).__name__}: {err})")
+        return err
+    return None
 
 
 def _relative(path: Path, base: Path) -> str:

@@ -16,6 +16,24 @@ def repo_root() -> str:
     return REPO_ROOT
 
 
+@pytest.fixture
+def close_figures():
+    """Closes every pyplot figure a test left open (use with ``pytest.mark.usefixtures``)."""
+    yield
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+
+
+@pytest.fixture(scope="module")
+def model():
+    """An untrained ``mfvpose_tiny`` in eval mode, the same weights in every module that asks."""
+    from mfvpose_lib.models import create_model
+
+    torch.manual_seed(0)
+    return create_model("mfvpose_tiny").eval()
+
+
 # Headless Chromium as the probe of this machine kind starts it: without the background-networking
 # flags its connections are refused by the closed network. Under CI (CI=true) a missing browser is
 # a failure, not a skip.

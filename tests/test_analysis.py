@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 from types import SimpleNamespace
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import torch
@@ -19,7 +18,7 @@ from mfvpose_lib.analysis.attribution import (
     labelled_point,
     mass_within,
 )
-from mfvpose_lib.analysis.dilation import branch_field_boxes, dilation_footprint_info
+from mfvpose_lib.analysis.dilation import branch_field_boxes
 from mfvpose_lib.analysis.layerscale import layer_scale_table
 from mfvpose_lib.analysis.receptive_field import (
     effective_receptive_field,
@@ -32,19 +31,10 @@ from mfvpose_lib.codecs.heatmap import HeatmapCodec
 from mfvpose_lib.data.spec import get_meta
 from mfvpose_lib.engine.callbacks import LayerScaleLogger
 from mfvpose_lib.models import create_model
+from mfvpose_lib.models.dilation import dilation_footprint_info
 from mfvpose_lib.viz.widgets import dilation_explorer
 
-
-@pytest.fixture(autouse=True)
-def _close():
-    yield
-    plt.close("all")
-
-
-@pytest.fixture(scope="module")
-def model():
-    torch.manual_seed(0)
-    return create_model("mfvpose_tiny").eval()
+pytestmark = pytest.mark.usefixtures("close_figures")
 
 
 def _ones_conv(dilation: int) -> nn.Conv2d:
@@ -237,3 +227,17 @@ def test_dilation_explorer_redraws_and_marks_the_study():
     assert "holes" in explorer.figure.axes[0].get_title()
     explorer.controls["rates"].value = "a, b"
     assert isinstance(explorer.error, ValueError)
+
+
+def test_field_sizes_of_a_seeded_untrained_model_repeat_exactly():
+    from mfvpose_lib.analysis.receptive_field import batch_statistics, effective_receptive_field
+    from mfvpose_lib.engine.run_state import isolated_run_state
+    from mfvpose_lib.models import create_model
+
+    maps = []
+    for _ in range(2):
+        with isolated_run_state(seed=0):
+            model = create_model("mfvpose_tiny")
+        with batch_statistics(model):
+            maps.append(effective_receptive_field(model.forward_feature_map, model.cfg.input_size, num_samples=2))
+    assert np.array_equal(maps[0], maps[1])

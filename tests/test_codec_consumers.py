@@ -68,9 +68,9 @@ RETIRED = re.compile(
 )
 ALLOWED = {
     # HRNet's generate_target transcribed as the benchmark's straightforward side
-    ("data/bench.py", "stride = (in_w / hm_w, in_h / hm_h)"),
-    ("data/bench.py", "mu_x = int(joints[joint_id][0] / stride[0] + 0.5)"),
-    ("data/bench.py", "mu_y = int(joints[joint_id][1] / stride[1] + 0.5)"),
+    ("benchmarks/reference_pipeline.py", "stride = (in_w / hm_w, in_h / hm_h)"),
+    ("benchmarks/reference_pipeline.py", "mu_x = int(joints[joint_id][0] / stride[0] + 0.5)"),
+    ("benchmarks/reference_pipeline.py", "mu_y = int(joints[joint_id][1] / stride[1] + 0.5)"),
 }
 
 

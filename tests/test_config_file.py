@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import yaml
 
@@ -14,13 +16,25 @@ def test_flags_override_file_override_profile(tmp_path):
     cfg = tmp_path / "run.yaml"
     cfg.write_text("profile: smoke\ndataset: mpii\ndata_root: D\nout_dir: O\nepochs: 7\nlr: 0.002\n"
                    "lr_steps: [3, 5]\naugmentation: {flip_prob: 0.0}\n")
-    config = resolve_config(None, read_config_file(cfg), {"epochs": 9, "lr": None})
+    config = resolve_config(read_config_file(cfg), {"epochs": 9, "lr": None})
     assert config.epochs == 9 and config.lr == 0.002 and config.lr_steps == (3, 5)
     assert config.dataset == "mpii" and config.augmentation.flip_prob == 0.0 and config.profile == "smoke"
 
 
+def test_each_layer_of_the_precedence_from_a_json_file(tmp_path):
+    cfg = tmp_path / "run.json"
+    values = {"profile": "smoke", "data_root": "D", "out_dir": "O", "epochs": 4, "input_size": [32, 24]}
+    cfg.write_text(json.dumps(values))
+    config = resolve_config(read_config_file(cfg), {"profile": "cpu", "lr": 0.5})
+    assert config.profile == "cpu" and config.lr == 0.5  # the flags over the file
+    assert config.epochs == 4 and config.input_size == (32, 24)  # the file over the profile
+    assert config.batch_size == 64 and config.cache_images  # the cpu profile's COCO recipe
+    assert config.lr_gamma == 0.1 and config.optimizer == "adam"  # TrainConfig's defaults
+
+
 @pytest.mark.parametrize("text, key", [("epoch: 3\n", "epoch"), ("epochs: three\n", "epochs"),
-                                       ("val_flip: 2\n", "val_flip"), ("augmentation: {flip: 1}\n", "flip")])
+                                       ("val_flip: 2\n", "val_flip"), ("augmentation: {flip: 1}\n", "flip"),
+                                       ("input_size: [64]\n", "input_size"), ("amp: fast\n", "amp")])
 def test_bad_key_or_value_names_key_and_file(tmp_path, text, key):
     cfg = tmp_path / "bad.yaml"
     cfg.write_text(text)
@@ -34,7 +48,7 @@ def test_print_config_round_trips(tmp_path, capsys):
     text = capsys.readouterr().out
     saved = tmp_path / "config.yaml"
     saved.write_text(text)
-    again = resolve_config(None, read_config_file(saved), {})
+    again = resolve_config(read_config_file(saved), {})
     assert again.epochs == 2 and again.data_root == "D"
     assert yaml.safe_load(text)["epochs"] == 2
 

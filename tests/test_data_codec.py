@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
+from mfvpose_lib.benchmarks.reference_pipeline import reference_dark_decode, reference_encode_heatmaps
 from mfvpose_lib.codecs.geometry import GEOMETRIES, affine_points, get_affine_transform
 from mfvpose_lib.codecs.heatmap import HeatmapCodec, decode_heatmaps, flip_back
-from mfvpose_lib.data.bench import reference_dark_decode, reference_encode_heatmaps
 from mfvpose_lib.data.meta import COCO_META
 
 IN, HM = (256, 192), (64, 48)
@@ -50,6 +50,16 @@ def test_dark_round_trip_subpixel_below_a_tenth_of_a_pixel():
     # the integer-centred target cannot do that: its peak sits on the rounded pixel
     biased, _ = _subpixel(target="integer").encode(joints)
     assert np.abs(_subpixel().decode(biased, decoder="dark")[0] - joints[..., :2]).max() > 0.8
+
+
+def test_round_trip_table_shows_dark_exact_on_subpixel_targets_only():
+    from mfvpose_lib.analysis.codec_round_trip import codec_round_trip_table
+
+    table = codec_round_trip_table(samples=4).set_index(["geometry", "target", "decode"])
+    assert len(table) == len(GEOMETRIES) * 2 * 3
+    for geometry in GEOMETRIES:
+        assert table.loc[(geometry, "subpixel", "dark"), "max error px"] < 0.01
+        assert table.loc[(geometry, "integer", "dark"), "max error px"] > 0.5  # the peak sits on the rounded pixel
 
 
 def test_vectorised_dark_matches_the_loop_and_quarter_offset_moves_towards_the_neighbour():

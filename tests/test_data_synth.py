@@ -132,7 +132,7 @@ def test_synth_command_reports_speed(tmp_path, capsys):
 
 
 def test_benchmark_compares_equal_targets(synth_root):
-    from mfvpose_lib.data.bench import benchmark_dataframe
+    from mfvpose_lib.benchmarks.data_pipeline import benchmark_dataframe
 
     df = benchmark_dataframe(synth_root, samples=6, input_size=(64, 48), heatmap_size=(16, 12), repeats=1)
     assert list(df["what"])[:2] == ["pipeline (this library)", "pipeline (reference)"]

@@ -203,3 +203,53 @@ def test_pckh_hits_per_person_pool_to_the_mean():
     assert correct.shape == counted.shape == (9,)
     assert counted[0] == 13 and (counted[1:] == 14).all()  # pelvis and thorax are not in the mean
     assert 100.0 * correct.sum() / counted.sum() == pytest.approx(pckh(preds, gt)["PCKh@0.5"]["Mean"])
+
+
+def test_mean_normalised_error_is_in_percent_of_the_pckh_head_size():
+    from mfvpose_lib.evaluation.mpii import mean_normalised_error
+
+    gt = _mpii_gt()
+    exact = np.transpose(gt["pos_gt_src"], [2, 0, 1]) - 1.0  # zero-based
+    assert mean_normalised_error(exact, gt) == 0.0
+    head = np.sqrt(2) * 30.0 * SC_BIAS
+    for k in (0.05, 0.3, 1.7):
+        direction = np.array([0.6, -0.8])  # unit length: every joint exactly k head sizes off
+        assert mean_normalised_error(exact + k * head * direction, gt) == pytest.approx(100.0 * k)
+    hidden = exact.copy()
+    hidden[0, 0] += 50 * head  # person 0's right ankle is invisible: no effect
+    hidden[:, 6] += 50 * head  # pelvis is not in PCKh's mean: no effect
+    assert mean_normalised_error(hidden, gt) == 0.0
+    gt_placeholder = {**gt, "pos_gt_src": gt["pos_gt_src"].copy()}
+    gt_placeholder["pos_gt_src"][0, :, 0] = np.nan  # a missing joint's label may be a placeholder
+    assert mean_normalised_error(exact, gt_placeholder) == 0.0
+
+
+def test_mean_normalised_error_pools_joints_as_pckh_does():
+    from mfvpose_lib.evaluation.mpii import mean_normalised_error, normalised_error_sums
+
+    gt = _mpii_gt()
+    exact = np.transpose(gt["pos_gt_src"], [2, 0, 1]) - 1.0
+    head = np.sqrt(2) * 30.0 * SC_BIAS
+    moved = exact.copy()
+    moved[1, 9, 1] += 0.83 * head  # one joint of the 14 * 6 - 1 visible ones
+    visible = 14 * 6 - 1
+    assert mean_normalised_error(moved, gt) == pytest.approx(83.0 / visible)
+    sums, counted = normalised_error_sums(moved, gt)
+    assert counted[0] == 13 and sums[1] == pytest.approx(0.83) and sums.sum() == pytest.approx(0.83)
+    broken = exact.copy()
+    broken[2, 3] = np.nan  # a NaN prediction of a visible joint is not silently dropped
+    assert np.isnan(mean_normalised_error(broken, gt))
+
+
+def test_normalised_error_below_a_half_is_exactly_a_pckh_hit():
+    from mfvpose_lib.evaluation.mpii import normalised_errors, pckh_hits
+
+    gt = _mpii_gt(n=40, seed=5)
+    rng = np.random.default_rng(2)
+    preds = np.transpose(gt["pos_gt_src"], [2, 0, 1]) - 1.0 + rng.normal(0, 12.0, size=(40, 16, 2))
+    errors = normalised_errors(preds, gt)
+    assert errors.shape == (40, 14) and np.isnan(errors[0]).sum() == 1  # the invisible right ankle
+    correct, counted = pckh_hits(preds, gt, 0.5)
+    assert 0 < correct.sum() < counted.sum()  # both hits and misses: the check is not vacuous
+    np.testing.assert_array_equal((errors < 0.5).sum(axis=1), correct)
+    np.testing.assert_array_equal(np.isfinite(errors).sum(axis=1), counted)

@@ -186,16 +186,6 @@ def test_progress_log_line_has_epoch_loss_metric_speed_and_time_left(tmp_path):
     assert "12.0 samples/s" in line and "time left 2m00s" in line
 
 
-def test_layer_scale_magnitudes_per_layer():
-    from mfvpose_lib.engine.callbacks import layer_scale_magnitudes
-    from mfvpose_lib.layers.layer_scale import LayerScale
-
-    model = torch.nn.Sequential(LayerScale(4, init_values=0.1), torch.nn.Linear(4, 4), LayerScale(4, init_values=0.5))
-    with torch.no_grad():
-        model[2].gamma.mul_(-1)  # a learnt λ may turn negative: the magnitude counts
-    assert layer_scale_magnitudes(model) == pytest.approx({"0": 0.1, "2": 0.5})
-
-
 def test_tensorboard_logs_layerscale_and_val_crops(tmp_path):
     pytest.importorskip("tensorboard")
     from types import SimpleNamespace
@@ -242,3 +232,20 @@ def test_cache_images_decodes_every_training_and_validation_image_before_the_loa
     # the cached item is the same crop as a freshly decoded one (no augmentation at validation)
     plain = build_datasets(config_from_profile(smoke, "coco", tmp_path / "data", tmp_path / "run"), model)[1]
     assert torch.equal(plain[0]["image"], val_set[0]["image"])
+
+
+@pytest.mark.parametrize("setting, kind", [("init_from", "initial"), ("pretrained", "pretrained")])
+def test_init_from_and_pretrained_start_from_the_checkpoint_tensors(tmp_path, setting, kind):
+    source = ToyPoseNet()
+    with torch.no_grad():
+        source.body[0].weight.fill_(0.25)
+    torch.save(source.state_dict(), tmp_path / "weights.pth")
+    started = {}
+
+    class AtStart:
+        def on_train_start(self, state):
+            started.update({k: v.clone() for k, v in state.model.state_dict().items()})
+
+    fit(make_config(tmp_path, epochs=1, **{setting: str(tmp_path / "weights.pth")}), callbacks=[AtStart()])
+    assert all(torch.equal(started[k], v) for k, v in source.state_dict().items())
+    assert f"{kind} weights from {tmp_path / 'weights.pth'}" in (tmp_path / "run" / "train.log").read_text()

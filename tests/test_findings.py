@@ -15,9 +15,12 @@ import pytest
 from mfvpose_lib.analysis.attribution import ATTRIBUTION_METHODS, KeypointAttribution
 from mfvpose_lib.study.findings import (
     RunScope,
+    ablation_findings,
     attribution_findings,
+    cost_findings,
     findings_markdown,
     gradcam_sentence,
+    noise_findings,
     published_findings,
     receptive_field_findings,
     submission_findings,
@@ -162,3 +165,45 @@ def test_parts_pivot_keeps_forward_order_and_leaves_missing_parts_empty():
     table = parts_pivot(parts, "params")
     assert list(table.columns) == ["backbone", "hrfov", "transformer", "head"]
     assert np.isnan(table.loc["tokenpose_b", "hrfov"]) and table.loc["mfvpose_b", "hrfov"] == 91840
+
+
+def test_cost_sentences_compare_our_counts_of_the_same_architectures():
+    table = pd.DataFrame({
+        "method": ["HRNet-W32", "HRNet-W32", "MfvPose"], "model": ["hrnet_w32", "hrnet_w32", "mfvpose_l_d8"],
+        "input": ["256x192"] * 3, "ours params (M)": [28.5, 28.5, 21.3], "ours GFLOPs (paper convention)": [7.1, 7.1, 9.8],
+    })  # fmt: skip
+    (only,) = cost_findings(table, against=("HRNet-W32", "TokenPose-B"))  # no TokenPose-B row: no sentence
+    assert only.text == "MfvPose against HRNet-W32: -25% params (21.3 against 28.5) and +38% GFLOPs (9.8 against 7.1)."
+    assert "mfvpose_l_d8" in only.caveat
+    assert cost_findings(table[table["method"] != "MfvPose"]) == []
+
+
+@pytest.mark.parametrize(("mdd", "resolves"), [(8.8, "neither confirm nor refute"), (0.3, "could resolve")])
+def test_ablation_sentences_say_whether_the_design_resolves_the_paper(mdd, resolves):
+    table = pd.DataFrame({"row": ["base", "+LSW"], "verdict": ["base: the reference row.", "+LSW: -5.88 PCKh ..."]})
+    lambdas = pd.DataFrame({"mean |λ| / init": [0.93, 1.06], "init": [0.1, 0.1]})
+    found = ablation_findings(table, {"minimum_detectable_difference": mdd, "paper_gain": 0.41}, lambdas, scope=SCOPE)
+    assert [f.text for f in found][0] == "+LSW: -5.88 PCKh ..."
+    assert resolves in found[1].text and f"{mdd:.2f} PCKh" in found[1].text
+    assert found[2].text.endswith("0.93 to 1.06 times its initial value 0.1: λ hardly trained in this schedule.")
+    moved = ablation_findings(table, {"minimum_detectable_difference": mdd, "paper_gain": 0.41},
+                              lambdas.assign(**{"mean |λ| / init": [0.5, 2.0]}), scope=SCOPE)  # fmt: skip
+    assert "hardly" not in moved[2].text
+
+
+def test_noise_sentences_say_whether_the_finer_statistic_agrees_with_pckh():
+    from mfvpose_lib.study.noise import noise_table
+
+    rng = np.random.default_rng(0)
+    model_effect = np.repeat(rng.normal(0, 2.0, 4), 3) + np.tile(rng.normal(0, 1.0, 3), 4)
+    per_seed = pd.DataFrame({
+        "row": np.repeat(["base", "a", "b", "c"], 3), "key": np.repeat(["baseline", "hrfov", "lsw", "hrfov_lsw"], 3),
+        "seed": np.tile([0, 1, 2], 4), "PCKh@0.5": 50 + model_effect, "PCKh@0.1": 5 + model_effect / 4,
+        "MNE": 80 - model_effect, "eval_se": 0.7, "eval_se MNE": 1.5, "val_people": 500, "epochs": 8,
+    })  # fmt: skip
+    found = noise_findings(noise_table(per_seed), per_seed, scope=SCOPE)
+    assert found[-1].text.startswith("Over the 12 trained cells, PCKh@0.5 and MNE correlate at r = -1.00")
+    assert "does not remove the noise" in found[-1].text
+    assert any(f.text.startswith("PCKh@0.5: with 3 paired seeds this design detects") for f in found)
+    shuffled = per_seed.assign(MNE=rng.permutation(per_seed["MNE"].to_numpy()))
+    assert "threshold itself adds noise" in noise_findings(noise_table(shuffled), shuffled, scope=SCOPE)[-1].text

@@ -9,7 +9,8 @@ import pytest
 import torch
 import torch.nn as nn
 
-from mfvpose_lib.analysis.dilation import (
+from mfvpose_lib.analysis.receptive_field import batch_statistics, effective_receptive_field, erf_radius
+from mfvpose_lib.models.dilation import (
     atrous_branch_receptive_fields,
     common_factor,
     dilation_footprint,
@@ -18,7 +19,6 @@ from mfvpose_lib.analysis.dilation import (
     hdc_max_gap,
     theoretical_receptive_field,
 )
-from mfvpose_lib.analysis.receptive_field import batch_statistics, effective_receptive_field, erf_radius
 from mfvpose_lib.models.hrfov import HRFOV, AtrousPyramid, HRFOVConfig
 
 

@@ -22,6 +22,7 @@ from mfvpose_lib.layers import (
     make_layer_scale,
     sine_position_embedding,
 )
+from mfvpose_lib.layers.layer_scale import layer_scale_magnitudes
 
 
 def test_layer_scale_starts_at_its_init_value_and_scales_channels():
@@ -49,6 +50,22 @@ def test_layer_scale_gammas_are_named_for_no_weight_decay():
     params = dict(enc.named_parameters())
     assert all(name in params and name.endswith(".ls.gamma") for name in names)
     assert layer_scale_param_names(TransformerEncoder(16, 2, heads=2)) == set()
+
+
+def test_layer_scale_magnitudes_count_layers_over_every_encoder_stack():
+    model = nn.ModuleDict({"first": TransformerEncoder(4, 2, heads=1, layer_scale_init=0.1),
+                           "second": TransformerEncoder(4, 1, heads=1, layer_scale_init=0.5)})  # fmt: skip
+    with torch.no_grad():
+        model["first"].layers[1][1].ls.gamma.mul_(-1)  # a learnt λ may turn negative: the magnitude counts
+    found = layer_scale_magnitudes(model)
+    assert [(m.layer, m.branch) for m in found] == [(1, "MSA"), (1, "FFN"), (2, "MSA"), (2, "FFN"), (3, "MSA"),
+                                                    (3, "FFN")]  # fmt: skip
+    assert [m.mean_abs for m in found] == pytest.approx([0.1, 0.1, 0.1, 0.1, 0.5, 0.5])
+    assert found[3].module == "first.layers.1.1.ls" and found[3].min_abs == found[3].max_abs == pytest.approx(0.1)
+    assert [m.init for m in found] == pytest.approx([0.1] * 4 + [0.5] * 2)
+    assert layer_scale_magnitudes(TransformerEncoder(4, 2, heads=1)) == []
+    with pytest.raises(ValueError, match="not inside an encoder layer"):
+        layer_scale_magnitudes(nn.Sequential(LayerScale(4)))
 
 
 def test_cait_rule():
@@ -187,7 +204,7 @@ def test_layer_scale_shrinks_residual_branches_by_its_init_value():
 
 
 def test_keypoint_attention_extracts_keypoint_rows_over_patches():
-    from mfvpose_lib.viz.attention import keypoint_attention
+    from mfvpose_lib.analysis.attention import keypoint_attention
 
     k, gh, gw, heads = 2, 3, 4, 2
     n = k + gh * gw

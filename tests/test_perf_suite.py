@@ -6,8 +6,9 @@ import pandas as pd
 import pytest
 import torch
 
+from mfvpose_lib.benchmarks.results import CSV_COLUMNS, write_csv
+from mfvpose_lib.benchmarks.suite import run_suite
 from mfvpose_lib.engine.fast_path import choose_fast_path, decide_eval_precision, output_agreement
-from mfvpose_lib.engine.perf_suite import CSV_COLUMNS, run_suite, write_csv
 
 
 def test_fast_path_from_flags():
@@ -69,7 +70,8 @@ def test_onnxruntime_rows_match_torch():
 
 
 def test_projected_schedule_from_the_training_step_rate():
-    from mfvpose_lib.engine.perf_suite import COCO_TRAIN_INSTANCES, projected_schedule_rows, row
+    from mfvpose_lib.benchmarks.model_speed import COCO_TRAIN_INSTANCES, projected_schedule_rows
+    from mfvpose_lib.benchmarks.results import row
 
     rows = [row("train_step", "mfvpose_b 256x192", "cuda", 32, 1000.0, 2000.0, "samples/s"),
             row("train_step", "mfvpose_tiny 64x48", "cpu", 16, 100.0, 100.0, "samples/s")]  # fmt: skip
@@ -128,7 +130,7 @@ def test_speedup_plot_of_the_committed_results_is_readable():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from mfvpose_lib.engine.perf_suite import load_results, plot_speedups
+    from mfvpose_lib.benchmarks.results import load_results, plot_speedups
 
     results = load_results(Path(__file__).parents[1] / "figures" / "bench")
     with warnings.catch_warnings():
@@ -143,3 +145,26 @@ def test_speedup_plot_of_the_committed_results_is_readable():
     bars = sum(len(results[results["benchmark"] == ax.get_title()]) for ax in axes)
     assert fig.get_size_inches()[1] >= 0.16 * bars, "the figure grows with the number of bars"
     plt.close(fig)
+
+
+def test_bench_train_reports_the_training_step_of_one_model(capsys):
+    from mfvpose_lib.cli import main
+
+    args = ["bench", "train", "--model", "mfvpose_tiny", "--batch-size", "2", "--device", "cpu", "--amp", "off",
+            "--input-size", "64", "48", "--steps", "2", "--warmup", "1"]  # fmt: skip
+    assert main(args) == 0
+    lines = dict(line.split(maxsplit=1) for line in capsys.readouterr().out.splitlines())
+    assert lines["input_size"] == "(64, 48)" and lines["amp"] == "off" and lines["steps"] == "2"
+    assert float(lines["samples_per_s"]) > 0 and float(lines["step_ms"]) > 0
+
+
+def test_cpu_study_sweeps_batch_and_threads_and_times_the_image_cache(tmp_path):
+    from mfvpose_lib.benchmarks.train_throughput import cpu_profile_sweep, image_cache_experiment
+    from mfvpose_lib.data.synth import write_synthetic
+
+    sweep = cpu_profile_sweep(batches=(2, 4), threads=(1,), steps=1, warmup=0)
+    assert sweep[["threads", "batch"]].values.tolist() == [[1, 2], [1, 4]] and (sweep["samples_per_s"] > 0).all()
+    write_synthetic(tmp_path, n_train=3, n_val=1, seed=0)
+    cache = image_cache_experiment(tmp_path, items=4, batch_size=2)
+    assert cache["cache_images"].tolist() == [False, True]
+    assert (cache["items"] > 0).all() and (cache["samples_per_s"] > 0).all()

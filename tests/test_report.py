@@ -159,9 +159,9 @@ def _check_page(page, url: str) -> tuple[list[str], list, list[str]]:
     problems: list[str] = []
     page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
     page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-    page.on("requestfailed", lambda r: problems.append(f"failed to load {r.url[:80]}"))
+    page.on("requestfailed", lambda r: problems.append(f"failed to load {r.url[-120:]}"))
     page.goto(url, wait_until="load")
-    images = page.eval_on_selector_all("img", "els => els.map(e => [e.src.slice(0, 80), e.complete, e.naturalWidth])")
+    images = page.eval_on_selector_all("img", "els => els.map(e => [e.src.slice(-120), e.complete, e.naturalWidth])")
     problems += [f"broken image {src}" for src, complete, width in images if not complete or width == 0]
     links = page.eval_on_selector_all("a[href]", "els => els.map(e => e.href)")
     linked = []

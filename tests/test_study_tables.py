@@ -312,3 +312,48 @@ def test_accuracy_vs_gflops_labels_do_not_overlap_and_stay_inside_their_axes():
         plt.close(again)
     finally:
         plt.close(fig)
+
+
+def test_a_row_trained_without_pretraining_says_so_in_the_table_and_the_plot():
+    import matplotlib.pyplot as plt
+
+    from mfvpose_lib.viz.tables import plot_accuracy_vs_gflops
+
+    table = build_table("table1_coco_val", [])
+    hrnet = table[table["method"] == "HRNet-W32"].set_index("pretrain")["paper AP"]
+    assert hrnet.to_dict() == {"none": 73.4, "ImageNet": 74.4}  # the two published W32 rows, told apart
+    fig = plot_accuracy_vs_gflops(table, "AP")
+    try:
+        labels = [t.get_text() for t in fig.axes[0].texts]
+        assert "HRNet-W32 (no pretrain)" in labels and "HRNet-W32" in labels
+    finally:
+        plt.close(fig)
+
+
+def test_ablation_scores_are_reused_until_the_checkpoint_or_labels_change(tmp_path, tiny_root, monkeypatch):
+    import shutil
+
+    from mfvpose_lib.engine import evaluate
+    from mfvpose_lib.engine.train import build_model_for_run
+    from mfvpose_lib.io_utils import atomic_write_json, read_json
+    from mfvpose_lib.models.checkpoint import save_model_checkpoint
+
+    root = shutil.copytree(tiny_root, tmp_path / "data")  # its labels are edited below
+    cell = ablation.ablation_cells(get_profile("smoke"), root, tmp_path / "run", seeds=1)[0]
+    torch.manual_seed(0)
+    model = build_model_for_run(cell.config)
+    save_model_checkpoint(cell.out_dir / "last.pt", model)
+    scored = []
+    real = evaluate.evaluate_checkpoint
+    monkeypatch.setattr(evaluate, "evaluate_checkpoint", lambda *a, **k: scored.append(a[0]) or real(*a, **k))
+    first = ablation.evaluate_cells([cell], root, device="cpu")
+    again = ablation.evaluate_cells([cell], root, device="cpu")
+    assert len(scored) == 1 and again.equals(first)  # the second table comes from score.json
+    with torch.no_grad():
+        next(model.parameters()).add_(1.0)
+    save_model_checkpoint(cell.out_dir / "last.pt", model)  # new weights: scored again
+    ablation.evaluate_cells([cell], root, device="cpu")
+    record = read_json(cell.out_dir / ablation.SCORE_NAME)
+    atomic_write_json({**record, "gt_sha256": "0" * 64}, cell.out_dir / ablation.SCORE_NAME)  # other labels
+    ablation.evaluate_cells([cell], root, device="cpu")
+    assert len(scored) == 3

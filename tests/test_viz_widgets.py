@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import os
+from types import SimpleNamespace
+
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import numpy as np
@@ -9,17 +13,20 @@ import pytest
 import torch
 from matplotlib.figure import Figure
 
+from mfvpose_lib.analysis.attention import attention_rollout, keypoint_attention, keypoint_rollout
 from mfvpose_lib.analysis.attribution import ATTRIBUTION_METHODS, keypoint_attribution
 from mfvpose_lib.analysis.inspection import CropInspector, inspect_crop, keypoint_table
 from mfvpose_lib.models import create_model
 from mfvpose_lib.models.codec import model_codec
-from mfvpose_lib.viz.attention import attention_rollout, keypoint_attention, keypoint_rollout
 from mfvpose_lib.viz.attribution import plot_attribution, plot_attribution_per_model
 from mfvpose_lib.viz.keypoint_tokens import plot_keypoint_heatmaps, plot_token_attention, plot_token_rollout
 from mfvpose_lib.viz.widgets import (
+    EVERY,
     FigureExplorer,
     attention_explorer,
     attribution_explorer,
+    dilation_explorer,
+    executed_without_frontend,
     heatmap_explorer,
     png_size,
     render_attention,
@@ -30,16 +37,7 @@ from mfvpose_lib.viz.widgets import (
 LABEL_0 = np.array([5 * 95 / 23, 63.5 + (7 - 15.5) * 95 / 23])
 
 
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plt.close("all")
-
-
-@pytest.fixture(scope="module")
-def model():
-    torch.manual_seed(0)
-    return create_model("mfvpose_tiny").eval()
+pytestmark = pytest.mark.usefixtures("close_figures")
 
 
 @pytest.fixture(scope="module")
@@ -114,7 +112,7 @@ def test_keypoint_rollout_and_head_selection_shapes():
     assert np.all(per_patch.reshape(k, -1).sum(1) < 1.0)  # the rest came from keypoint tokens
     head2 = keypoint_attention(maps, k, grid, layer=0, head=2)
     assert np.allclose(head2[1], maps[0][0, 2, 1, k:].reshape(grid).numpy())
-    with pytest.raises(IndexError, match="head 4"):
+    with pytest.raises(IndexError, match=r"head 4 out of range: there are 4 heads, indices 0\.\.3"):
         keypoint_attention(maps, k, grid, head=4)
 
 
@@ -249,15 +247,17 @@ def test_attention_explorer_controls_and_updates(inspector):
     assert isinstance(explorer, FigureExplorer) and isinstance(explorer, widgets.VBox)
     assert bytes(explorer.image.value).startswith(b"\x89PNG")
     controls = explorer.controls
-    assert controls["layer"].min == 1 and controls["layer"].max == inspector.num_layers
-    assert controls["layer"].value == inspector.num_layers
+    # the slider's values are the layer indices, its labels count from 1
+    assert controls["layer"].options == tuple((str(i + 1), i) for i in range(inspector.num_layers))
+    assert controls["layer"].value == inspector.num_layers - 1 and controls["layer"].label == "4"
     assert controls["sample"].max == len(inspector) - 1
-    assert [v for _, v in controls["head"].options] == [-1, *range(inspector.num_heads)]
+    assert [v for _, v in controls["head"].options] == [EVERY, *range(inspector.num_heads)]
+    assert explorer.values["head"] is None and explorer.values["keypoint"] is None
     assert len(controls["keypoint"].options) == inspector.num_keypoints + 1
     assert isinstance(explorer.figure, Figure) and "layer 4 of 4" in _title(explorer.figure)
 
     before = bytes(explorer.image.value)
-    controls["layer"].value = 1
+    controls["layer"].value = 0
     assert "layer 1 of 4" in _title(explorer.figure)
     assert bytes(explorer.image.value) != before  # the redraw changed the picture
     assert explorer.render_seconds is not None and explorer.busy.value == ""
@@ -317,14 +317,48 @@ def test_figure_explorer_shows_a_render_error_and_recovers():
     assert explorer.figure.get_size_inches()[0] == 3
 
 
-def test_explorer_displays_as_a_picture_in_a_batch_run(inspector, monkeypatch):
-    explorer = heatmap_explorer(inspector)
-    assert "application/vnd.jupyter.widget-view+json" in explorer._repr_mimebundle_()
-    monkeypatch.setenv("MFVPOSE_BATCH", "1")
-    bundle = explorer._repr_mimebundle_()
-    assert "image/png" in bundle and "application/vnd.jupyter.widget-view+json" not in bundle
-    width, _ = png_size(bytes(explorer.image.value))
-    assert explorer.image.layout.width == f"{width}px"
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+@pytest.mark.parametrize(
+    "make", [heatmap_explorer, attention_explorer, attribution_explorer], ids=lambda f: f.__name__
+)
+def test_static_explorers_display_as_their_picture_and_live_ones_as_the_widget(inspector, make):
+    environment = dict(os.environ)
+    static = make(inspector, static=True)
+    bundle = static._repr_mimebundle_()
+    assert set(bundle) == {"image/png", "text/plain"}
+    assert base64.b64decode(bundle["image/png"]) == bytes(static.image.value)
+    width, _ = png_size(bytes(static.image.value))
+    assert static.image.layout.width == f"{width}px"
+    live = make(inspector, static=False)
+    assert WIDGET_VIEW in live._repr_mimebundle_() and "image/png" not in live._repr_mimebundle_()
+    assert dict(os.environ) == environment  # the choice is the argument: nothing set behind the caller
+
+
+class _Kernel:
+    """What executed_without_frontend reads of an ipykernel: the running cell's request."""
+
+    def __init__(self, allow_stdin: bool) -> None:
+        self.request = {"content": {"allow_stdin": allow_stdin}}
+
+    def get_parent(self, channel: str) -> dict:
+        return self.request
+
+
+@pytest.mark.parametrize(("allow_stdin", "static"), [(False, True), (True, False)])
+def test_explorers_are_pictures_when_a_notebook_executor_runs_the_cell(monkeypatch, allow_stdin, static):
+    import IPython
+
+    # nbclient (papermill, nbconvert --execute) sends allow_stdin=False; JupyterLab sends True
+    monkeypatch.setattr(IPython, "get_ipython", lambda: SimpleNamespace(kernel=_Kernel(allow_stdin)))
+    assert executed_without_frontend() is static
+    assert dilation_explorer().static is static
+    assert dilation_explorer(static=not static).static is not static  # an explicit choice wins
+
+
+def test_outside_a_kernel_explorers_are_widgets():
+    assert executed_without_frontend() is False and dilation_explorer().static is False
 
 
 def test_crops_by_worst_error(inspector):

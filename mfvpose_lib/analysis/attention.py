@@ -2,6 +2,16 @@
 
 The maps come from :class:`AttentionRecorder` (hooks on every attention of a model): one
 ``(B, heads, K + N, K + N)`` tensor per encoder layer, keypoint tokens first.
+
+Layer and head indices -- the one rule for the analysis, the pictures and the explorers
+---------------------------------------------------------------------------------------
+A ``layer`` or ``head`` argument is a 0-based Python index, read as ``maps[layer][:, head]``:
+``layer=0`` is the first encoder layer, ``layer=-1`` the last, ``head=-1`` the last head.
+``head=None`` is the mean over the heads. Every function that takes one resolves it with
+:func:`resolve_index`, which raises an IndexError naming the valid range. For people, layers
+are numbered from 1 (titles, the explorer's layer slider, the ``layer`` column of tables):
+:func:`layer_number` is the one place that adds the 1. Heads have no order, so their labels are
+the index itself (:func:`head_label`).
 """
 
 from __future__ import annotations
@@ -17,13 +27,37 @@ import torch.nn as nn
 from mfvpose_lib.layers.attention import Attention
 
 
+def resolve_index(index: int, count: int, what: str) -> int:
+    """``index`` of one of ``count`` layers or heads (``what``), as 0..count-1; negative counts
+    from the end. An IndexError names the valid range."""
+    if not -count <= index < count:
+        raise IndexError(
+            f"{what} {index} out of range: there are {count} {what}s, indices 0..{count - 1} "
+            f"(or -{count}..-1 from the end)"
+        )
+    return index % count
+
+
+def layer_number(layer: int, num_layers: int) -> int:
+    """The number people read for a layer index: counted from 1."""
+    return resolve_index(layer, num_layers, "layer") + 1
+
+
+def head_label(head: int | None) -> str:
+    """How titles and controls name a head choice (``None``: the mean over heads)."""
+    return "mean over heads" if head is None else f"head {head}"
+
+
 def head_map(layer_map: torch.Tensor, head: int | None) -> torch.Tensor:
     """(heads, T, T) -> (T, T): one head, or the mean over heads when ``head`` is None."""
     if head is None:
         return layer_map.float().mean(dim=0)
-    if not -layer_map.shape[0] <= head < layer_map.shape[0]:
-        raise IndexError(f"head {head} out of range for a layer with {layer_map.shape[0]} heads")
-    return layer_map[head].float()
+    return layer_map[resolve_index(head, layer_map.shape[0], "head")].float()
+
+
+def layer_of(maps: Sequence[torch.Tensor], layer: int) -> torch.Tensor:
+    """The recorded map of layer index ``layer``."""
+    return maps[resolve_index(layer, len(maps), "layer")]
 
 
 def keypoint_attention(
@@ -35,9 +69,9 @@ def keypoint_attention(
     sample: int = 0,
     head: int | None = None,
 ) -> np.ndarray:
-    """(K, gh, gw): how much each keypoint token attends to each patch in one layer (0-based
-    ``layer`` index into ``maps``), for one head or averaged over heads (``head=None``)."""
-    attn = head_map(maps[layer][sample], head)  # (K + N, K + N)
+    """(K, gh, gw): how much each keypoint token attends to each patch in one layer, for one
+    head or averaged over heads."""
+    attn = head_map(layer_of(maps, layer)[sample], head)  # (K + N, K + N)
     gh, gw = grid
     return attn[:num_keypoints, num_keypoints:].reshape(num_keypoints, gh, gw).cpu().numpy()
 
@@ -47,10 +81,10 @@ def attention_rollout(
     *,
     sample: int = 0,
     head: int | None = None,
-    last_layer: int | None = None,
+    last_layer: int = -1,
     residual_weight: float = 0.5,
 ) -> torch.Tensor:
-    """(T, T) attention rollout (Abnar & Zuidema, 2020) through layers ``0..last_layer`` (0-based).
+    """(T, T) attention rollout (Abnar & Zuidema, 2020) from the first layer through ``last_layer``.
 
     Each layer is modelled as ``r I + (1 - r) A`` (``r`` = ``residual_weight``, 0.5 in the
     paper), rows renormalised; the product of these matrices, later layers on the left, says
@@ -60,7 +94,7 @@ def attention_rollout(
         raise ValueError("attention_rollout needs at least one recorded attention map")
     if not 0.0 <= residual_weight <= 1.0:
         raise ValueError(f"residual_weight must be in [0, 1], got {residual_weight}")
-    last = len(maps) - 1 if last_layer is None else range(len(maps))[last_layer]
+    last = resolve_index(last_layer, len(maps), "layer")
     tokens = maps[0].shape[-1]
     eye = torch.eye(tokens)
     rollout = eye.clone()
@@ -92,24 +126,25 @@ def attention_distance(
 
     For every patch query, the distance (in patches) to every patch key weighted by the
     attention it pays to the patches (renormalised over the patches), averaged over the
-    queries and the batch. Rows: ``layer`` (1-based), ``head`` (0-based), ``distance``.
+    queries and the batch. Rows: ``layer`` (its :func:`layer_number`), ``head`` (index), ``distance``.
     """
     dist = torch.as_tensor(patch_distances(grid), dtype=torch.float32)
     rows = []
-    for layer, layer_map in enumerate(maps, start=1):
+    for layer, layer_map in enumerate(maps):
         patch = layer_map[:, :, num_keypoints:, num_keypoints:].float().cpu()  # (B, H, N, N)
         patch = patch / patch.sum(dim=-1, keepdim=True).clamp_min(1e-12)
         per_head = (patch * dist).sum(dim=-1).mean(dim=(0, 2))  # (H,)
-        rows += [{"layer": layer, "head": h, "distance": float(d)} for h, d in enumerate(per_head)]
+        number = layer_number(layer, len(maps))
+        rows += [{"layer": number, "head": h, "distance": float(d)} for h, d in enumerate(per_head)]
     return pd.DataFrame(rows)
 
 
 def keypoint_block(
     maps: Sequence[torch.Tensor], num_keypoints: int, *, layer: int = -1, head: int | None = None
 ) -> np.ndarray:
-    """(K, K): attention of keypoint tokens to keypoint tokens in one layer (0-based), mean over
-    the batch (and heads when ``head`` is None). Rows do not sum to 1: the rest went to patches."""
-    layer_map = maps[layer].float().cpu().mean(dim=0)  # (H, T, T)
+    """(K, K): attention of keypoint tokens to keypoint tokens in one layer, mean over the batch
+    (and heads when ``head`` is None). Rows do not sum to 1: the rest went to patches."""
+    layer_map = layer_of(maps, layer).float().cpu().mean(dim=0)  # (H, T, T)
     return head_map(layer_map, head)[:num_keypoints, :num_keypoints].numpy()
 
 

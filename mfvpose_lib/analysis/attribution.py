@@ -39,8 +39,6 @@ import torch.nn as nn
 from mfvpose_lib.codecs.heatmap import HeatmapCodec
 from mfvpose_lib.models.codec import model_codec
 
-ATTRIBUTION_METHODS = ("saliency", "integrated_gradients", "gradcam", "occlusion")
-
 #: Below this largest |attribution| a map is taken as "the output ignores its input".
 FLAT_ATTRIBUTION = 1e-8
 #: Occlusion is in the units of the peak, not of a gradient: its map is flat when no window moves
@@ -133,6 +131,112 @@ def occlusion_window(input_size: tuple[int, int]) -> int:
     return max(4, max(input_size) // 8)
 
 
+@dataclass(frozen=True)
+class _Peak:
+    """The explained scalar: keypoint ``keypoint``'s heatmap at pixel (``y``, ``x``), where the
+    model puts the peak on the crop (``value`` there), as a function of a batch of inputs."""
+
+    model: nn.Module
+    keypoint: int
+    y: int
+    x: int
+    value: float
+
+    def __call__(self, inputs: torch.Tensor) -> torch.Tensor:
+        return self.model(inputs)[:, self.keypoint, self.y, self.x]
+
+
+@dataclass(frozen=True)
+class _Options:
+    """What the callers of :func:`keypoint_attribution` may tune, each read by one method."""
+
+    n_steps: int
+    layer: nn.Module | None
+    window: int | None
+    stride: int | None
+
+
+# Each method: (peak, input (1, 3, H, W) with grad, options) -> ((H, W) map, extra fields of the result)
+
+
+def _saliency(peak: _Peak, x: torch.Tensor, options: _Options) -> tuple[torch.Tensor, dict]:
+    from captum.attr import Saliency
+
+    return Saliency(peak).attribute(x, abs=True)[0].amax(dim=0), {}
+
+
+def _integrated_gradients(peak: _Peak, x: torch.Tensor, options: _Options) -> tuple[torch.Tensor, dict]:
+    from captum.attr import IntegratedGradients
+
+    baseline = torch.zeros_like(x)
+    attrs, deltas = IntegratedGradients(peak).attribute(
+        x,
+        baselines=baseline,
+        n_steps=options.n_steps,
+        internal_batch_size=min(options.n_steps, 8),
+        return_convergence_delta=True,
+    )
+    with torch.no_grad():
+        base_value = float(peak(baseline)[0])
+    return attrs[0].sum(dim=0), {
+        "delta": float(deltas[0]),
+        "baseline_value": base_value,
+        "completeness_gap": float(attrs.detach().sum()) - (peak.value - base_value),
+    }
+
+
+def _gradcam(peak: _Peak, x: torch.Tensor, options: _Options) -> tuple[torch.Tensor, dict]:
+    from captum.attr import LayerAttribution, LayerGradCam
+
+    layer = options.layer if options.layer is not None else feature_layer(peak.model)
+    cam = LayerGradCam(peak, layer).attribute(x)
+    return LayerAttribution.interpolate(cam, tuple(x.shape[-2:]), "bilinear")[0, 0], {}
+
+
+def _occlusion(peak: _Peak, x: torch.Tensor, options: _Options) -> tuple[torch.Tensor, dict]:
+    from captum.attr import Occlusion
+
+    size = options.window or occlusion_window(tuple(x.shape[-2:]))
+    step = options.stride or max(1, size // 2)
+    with torch.no_grad():
+        attrs = Occlusion(peak).attribute(
+            x.detach(),
+            sliding_window_shapes=(3, size, size),
+            strides=(3, step, step),
+            baselines=0.0,
+            perturbations_per_eval=16,
+        )
+    return attrs[0].mean(dim=0), {}
+
+
+_METHODS = {
+    "saliency": _saliency,
+    "integrated_gradients": _integrated_gradients,
+    "gradcam": _gradcam,
+    "occlusion": _occlusion,
+}
+ATTRIBUTION_METHODS = tuple(_METHODS)
+
+
+def _check_request(model: nn.Module, image: torch.Tensor, keypoint: int, method: str) -> None:
+    if method not in _METHODS:
+        raise ValueError(
+            f"unknown attribution method {method!r}; choose one of {', '.join(ATTRIBUTION_METHODS)}"
+        )
+    if image.ndim != 3:
+        raise ValueError(f"keypoint_attribution expects one crop (3, H, W), got {tuple(image.shape)}")
+    num_keypoints = model.cfg.num_keypoints
+    if not 0 <= keypoint < num_keypoints:
+        raise IndexError(f"keypoint {keypoint} out of range: the model has {num_keypoints}")
+
+
+@torch.no_grad()
+def _find_peak(model: nn.Module, x: torch.Tensor, keypoint: int) -> _Peak:
+    heatmap = model(x)[0, keypoint]
+    row, col = divmod(int(heatmap.flatten().argmax()), heatmap.shape[1])
+    return _Peak(model, keypoint, y=row, x=col, value=float(heatmap[row, col]))
+
+
 def keypoint_attribution(
     model: nn.Module,
     image: torch.Tensor,
@@ -151,67 +255,14 @@ def keypoint_attribution(
     Grad-CAM's layer (default :func:`feature_layer`); ``window`` / ``stride``: occlusion's
     square window and its step in pixels (default :func:`occlusion_window`, stride = window / 2).
     """
-    from captum.attr import IntegratedGradients, LayerAttribution, LayerGradCam, Occlusion, Saliency
-
-    if method not in ATTRIBUTION_METHODS:
-        raise ValueError(
-            f"unknown attribution method {method!r}; choose one of {', '.join(ATTRIBUTION_METHODS)}"
-        )
-    if image.ndim != 3:
-        raise ValueError(f"keypoint_attribution expects one crop (3, H, W), got {tuple(image.shape)}")
-    num_keypoints = model.cfg.num_keypoints
-    if not 0 <= keypoint < num_keypoints:
-        raise IndexError(f"keypoint {keypoint} out of range: the model has {num_keypoints}")
+    _check_request(model, image, keypoint, method)
     device = next(model.parameters()).device
     x = image[None].to(device=device, dtype=torch.float32).clone().requires_grad_(True)
     was_training = model.training
     model.eval()
-    extra: dict = {}
     try:
-        with torch.no_grad():
-            heatmap = model(x)[0, keypoint]
-        width = heatmap.shape[1]
-        flat = int(heatmap.flatten().argmax())
-        py, px = divmod(flat, width)
-        value = float(heatmap[py, px])
-
-        def peak_value(inputs: torch.Tensor) -> torch.Tensor:
-            return model(inputs)[:, keypoint, py, px]
-
-        if method == "saliency":
-            attribution = Saliency(peak_value).attribute(x, abs=True)[0].amax(dim=0)
-        elif method == "integrated_gradients":
-            baseline = torch.zeros_like(x)
-            attrs, deltas = IntegratedGradients(peak_value).attribute(
-                x,
-                baselines=baseline,
-                n_steps=n_steps,
-                internal_batch_size=min(n_steps, 8),
-                return_convergence_delta=True,
-            )
-            attribution = attrs[0].sum(dim=0)
-            with torch.no_grad():
-                base_value = float(peak_value(baseline)[0])
-            extra = {
-                "delta": float(deltas[0]),
-                "baseline_value": base_value,
-                "completeness_gap": float(attrs.detach().sum()) - (value - base_value),
-            }
-        elif method == "gradcam":
-            cam = LayerGradCam(peak_value, layer if layer is not None else feature_layer(model)).attribute(x)
-            attribution = LayerAttribution.interpolate(cam, tuple(x.shape[-2:]), "bilinear")[0, 0]
-        else:
-            size = window or occlusion_window(tuple(x.shape[-2:]))
-            step = stride or max(1, size // 2)
-            with torch.no_grad():
-                attrs = Occlusion(peak_value).attribute(
-                    x.detach(),
-                    sliding_window_shapes=(3, size, size),
-                    strides=(3, step, step),
-                    baselines=0.0,
-                    perturbations_per_eval=16,
-                )
-            attribution = attrs[0].mean(dim=0)
+        peak = _find_peak(model, x, keypoint)
+        attribution, extra = _METHODS[method](peak, x, _Options(n_steps, layer, window, stride))
     finally:
         model.zero_grad(set_to_none=True)
         model.train(was_training)
@@ -219,8 +270,8 @@ def keypoint_attribution(
         attribution=attribution.detach().float().cpu().numpy(),
         method=method,
         keypoint=keypoint,
-        peak_xy=(px, py),
-        value=value,
+        peak_xy=(peak.x, peak.y),
+        value=peak.value,
         **extra,
     )
 

@@ -133,11 +133,29 @@ def complexity(
     """
     size, x = _example_input(model, input_size)
     parts = model_parts(model) if parts is None else {k: list(v) for k, v in parts.items()}
-    names = [*parts, OTHER_PART]
-    per_part = {p: {"params": 0, "gmacs": 0.0, "gflops_paper": 0.0} for p in names}
+    per_part = {p: {"params": 0, "gmacs": 0.0, "gflops_paper": 0.0} for p in [*parts, OTHER_PART]}
     for name, p in model.named_parameters():
         per_part[_part_of(name, parts)]["params"] += p.numel()
+    paper, counter = _count_forward(model, x)
+    for name, flops in paper:
+        per_part[_part_of(name, parts)]["gflops_paper"] += flops / 2**30
+    total_flops = counter.get_total_flops()
+    _add_gmacs_per_part(per_part, parts, counter.get_flop_counts(), total_flops, root=type(model).__name__)
+    if not any(per_part[OTHER_PART].values()):
+        del per_part[OTHER_PART]
+    return Complexity(
+        input_size=size,
+        params=sum(p.numel() for p in model.parameters()),
+        trainable_params=sum(p.numel() for p in model.parameters() if p.requires_grad),
+        gmacs=total_flops / 2 / 1e9,
+        gflops_paper=sum(f for _, f in paper) / 2**30,
+        parts=per_part,
+    )
 
+
+def _count_forward(model: nn.Module, x: torch.Tensor) -> tuple[list[tuple[str, int]], FlopCounterMode]:
+    """One eval-mode forward of ``x`` under both counters: the summary tool's per-module
+    multiply-adds, in call order, and torch's FLOP counter."""
     paper: list[tuple[str, int]] = []
     handles = []
     for name, module in _hooked_modules(model):
@@ -159,30 +177,23 @@ def complexity(
         for handle in handles:
             handle.remove()
         model.train(was_training)
+    return paper, counter
 
-    for name, flops in paper:
-        per_part[_part_of(name, parts)]["gflops_paper"] += flops / 2**30
-    total_flops = counter.get_total_flops()
-    counts = counter.get_flop_counts()
-    root = type(model).__name__
+
+def _add_gmacs_per_part(
+    per_part: dict[str, dict[str, float]],
+    parts: dict[str, list[str]],
+    counts: dict,
+    total_flops: int,
+    root: str,
+) -> None:
+    """Each part's GMACs from the counter's per-module FLOPs; the rest of the total goes to "other"."""
     covered = 0
     for part, prefixes in parts.items():
         flops = sum(_flops_under(counts, f"{root}.{p}") for p in prefixes)
         per_part[part]["gmacs"] = flops / 2 / 1e9
         covered += flops
     per_part[OTHER_PART]["gmacs"] = (total_flops - covered) / 2 / 1e9
-    if not any(per_part[OTHER_PART].values()):
-        del per_part[OTHER_PART]
-
-    params = sum(p.numel() for p in model.parameters())
-    return Complexity(
-        input_size=size,
-        params=params,
-        trainable_params=sum(p.numel() for p in model.parameters() if p.requires_grad),
-        gmacs=total_flops / 2 / 1e9,
-        gflops_paper=sum(f for _, f in paper) / 2**30,
-        parts=per_part,
-    )
 
 
 def build_on_meta(name: str, **overrides) -> nn.Module:

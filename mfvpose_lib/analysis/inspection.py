@@ -63,12 +63,11 @@ class CropInspection:
         return self.attention[0].shape[1]
 
     def layer_attention(self, layer: int = -1, head: int | None = None) -> np.ndarray:
-        """(K, gh, gw) keypoint-token attention to the patches in one layer (``head=None``: mean)."""
+        """(K, gh, gw) keypoint-token attention to the patches in one layer (``head=None``: mean;
+        indices as in :mod:`mfvpose_lib.analysis.attention`)."""
         return keypoint_attention(self.attention, self.num_keypoints, self.patch_grid, layer=layer, head=head)
 
-    def rollout(
-        self, last_layer: int | None = None, head: int | None = None, residual_weight: float = 0.5
-    ) -> torch.Tensor:
+    def rollout(self, last_layer: int = -1, head: int | None = None, residual_weight: float = 0.5) -> torch.Tensor:
         """(T, T) attention rollout through ``last_layer`` (see :func:`attention_rollout`)."""
         return attention_rollout(
             self.attention, head=head, last_layer=last_layer, residual_weight=residual_weight

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import re
-
 import pandas as pd
 import torch
 import torch.nn as nn
 
-from mfvpose_lib.layers.layer_scale import LayerScale
+from mfvpose_lib.layers.layer_scale import layer_scale_magnitudes
 from mfvpose_lib.layers.transformer import Residual
 
-BRANCHES = ("MSA", "FFN")  # index 0 and 1 of an EncoderLayer
-_NAME = re.compile(r"layers\.(\d+)\.([01])\.ls$")
+LAYER_SCALE_COLUMNS = ["layer", "branch", "mean |λ|", "min |λ|", "max |λ|", "init", "mean |λ| / init", "module"]
 
 
 def layer_scale_table(model: nn.Module) -> pd.DataFrame:
@@ -21,36 +18,11 @@ def layer_scale_table(model: nn.Module) -> pd.DataFrame:
 
     An empty DataFrame (with the columns) for a model without LayerScale (TokenPose).
     """
-    rows = []
-    layer_offset, last_stack = 0, None
-    stack_depth = 0
-    for name, module in model.named_modules():
-        if not isinstance(module, LayerScale):
-            continue
-        match = _NAME.search(name)
-        if match is None:
-            raise ValueError(f"LayerScale {name!r} is not inside an encoder layer (layers.<i>.<0|1>.ls)")
-        stack = name[: match.start()]
-        if stack != last_stack:
-            layer_offset += stack_depth
-            stack_depth, last_stack = 0, stack
-        index = int(match.group(1))
-        stack_depth = max(stack_depth, index + 1)
-        magnitude = module.gamma.detach().abs().float().cpu()
-        rows.append(
-            {
-                "layer": layer_offset + index + 1,
-                "branch": BRANCHES[int(match.group(2))],
-                "mean |λ|": float(magnitude.mean()),
-                "min |λ|": float(magnitude.min()),
-                "max |λ|": float(magnitude.max()),
-                "init": module.init_values,
-                "mean |λ| / init": float(magnitude.mean()) / module.init_values,
-                "module": name,
-            }
-        )
-    columns = ["layer", "branch", "mean |λ|", "min |λ|", "max |λ|", "init", "mean |λ| / init", "module"]
-    return pd.DataFrame(rows, columns=columns)
+    rows = [
+        (m.layer, m.branch, m.mean_abs, m.min_abs, m.max_abs, m.init, m.mean_abs / m.init, m.module)
+        for m in layer_scale_magnitudes(model)
+    ]
+    return pd.DataFrame(rows, columns=LAYER_SCALE_COLUMNS)
 
 
 @torch.no_grad()

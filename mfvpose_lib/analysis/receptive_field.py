@@ -10,7 +10,7 @@
   inputs), trained (eval mode) or untrained (per-image batch statistics).
 * :func:`erf_table` -- the radius holding 50% / 90% of the gradient mass, one row per map.
 
-Theoretical fields and dilation footprints are in :mod:`mfvpose_lib.analysis.dilation`.
+Theoretical fields and dilation footprints are in :mod:`mfvpose_lib.models.dilation`.
 """
 
 from __future__ import annotations

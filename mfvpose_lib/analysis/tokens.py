@@ -16,6 +16,7 @@ import pandas as pd
 import torch
 import torch.nn as nn
 
+from mfvpose_lib.analysis.attention import layer_number
 from mfvpose_lib.layers.transformer import EncoderLayer
 
 
@@ -54,7 +55,7 @@ def _encoder_layers(model: nn.Module) -> list[EncoderLayer]:
 @torch.no_grad()
 def keypoint_token_similarity(model: nn.Module, images: torch.Tensor) -> dict[str, np.ndarray]:
     """Cosine similarity (K, K) of the learned input keypoint tokens (``"input"``) and of the
-    keypoint-token outputs of every encoder layer (``"layer 1"``, ...), mean over ``images``
+    keypoint-token outputs of every encoder layer (``"layer 1"``, ..., by :func:`layer_number`), mean over ``images``
     (B, 3, H, W). Model order (keypoint index); reorder with :func:`skeleton_order`."""
     k = model.cfg.num_keypoints
     outputs: dict[int, list[torch.Tensor]] = {}
@@ -78,7 +79,7 @@ def keypoint_token_similarity(model: nn.Module, images: torch.Tensor) -> dict[st
     result = {"input": cosine_matrix(model.transformer.keypoint_token.detach()[0].float().cpu())}
     for i in range(len(layers)):
         tokens = torch.cat(outputs[i])  # (B, K, D)
-        result[f"layer {i + 1}"] = np.mean([cosine_matrix(t) for t in tokens], axis=0)
+        result[f"layer {layer_number(i, len(layers))}"] = np.mean([cosine_matrix(t) for t in tokens], axis=0)
     return result
 
 

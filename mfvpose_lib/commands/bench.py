@@ -1,7 +1,7 @@
 """``mfvpose bench``: the benchmark suite (straightforward path vs the hardware's fast path).
 
 ``mfvpose bench [--quick] [--device cpu|cuda] [--csv FILE]`` runs the whole suite
-(:mod:`mfvpose_lib.engine.perf_suite`) in one process. The single measurements stay available:
+(:mod:`mfvpose_lib.benchmarks.suite`) in one process. The single measurements stay available:
 ``bench data`` (data pipeline against a per-joint reference), ``bench train`` (training
 samples/s of one model) and ``bench cpu-study`` (cpu-profile batch/thread sweep and the
 in-memory image cache).
@@ -16,7 +16,7 @@ HELP = "benchmarks: the straightforward path against the fast path (and single m
 
 def _model_spec(text: str) -> tuple[str, tuple[int, int]]:
     """``NAME`` (the suite's size for it, else 256x192) or ``NAME:HxW``."""
-    from mfvpose_lib.engine.perf_suite import LARGE_MODELS, SMALL_MODELS
+    from mfvpose_lib.benchmarks.suite import LARGE_MODELS, SMALL_MODELS
 
     name, _, size = text.partition(":")
     if size:
@@ -29,7 +29,7 @@ def _model_spec(text: str) -> tuple[str, tuple[int, int]]:
 
 
 def add_arguments(parser) -> None:
-    from mfvpose_lib.engine.perf_suite import SECTIONS
+    from mfvpose_lib.benchmarks.suite import SECTIONS
 
     parser.add_argument("--quick", action="store_true",
                         help="a few minutes on 2 cores: tiny models, mfvpose_b and tokenpose_b, batch 1 and 16, few repeats")  # fmt: skip
@@ -85,7 +85,7 @@ def add_arguments(parser) -> None:
 
 
 def _run_data(args) -> int:
-    from mfvpose_lib.data.bench import FEED_RATE, benchmark_dataframe
+    from mfvpose_lib.benchmarks.data_pipeline import FEED_RATE, benchmark_dataframe
 
     h, w = args.input_size
     df = benchmark_dataframe(args.data_root_sub, args.samples, (h, w), (h // 4, w // 4), args.repeats_sub)
@@ -104,7 +104,7 @@ def _run_data(args) -> int:
 def _run_train(args) -> int:
     import torch
 
-    from mfvpose_lib.engine.bench import format_result, measure_train_throughput
+    from mfvpose_lib.benchmarks.train_throughput import format_result, measure_train_throughput
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -117,7 +117,8 @@ def _run_train(args) -> int:
 
 
 def _run_cpu_study(args) -> int:
-    from mfvpose_lib.engine.perf_suite import cpu_profile_sweep, environment, image_cache_experiment
+    from mfvpose_lib.benchmarks.timing import environment
+    from mfvpose_lib.benchmarks.train_throughput import cpu_profile_sweep, image_cache_experiment
 
     print("environment: " + ", ".join(f"{k}={v}" for k, v in environment().items()))
     sweep = cpu_profile_sweep(args.batches_sub, args.threads, steps=args.steps)
@@ -131,7 +132,8 @@ def _run_cpu_study(args) -> int:
 
 
 def _run_suite(args) -> int:
-    from mfvpose_lib.engine.perf_suite import SECTIONS, run_suite, write_csv
+    from mfvpose_lib.benchmarks.results import write_csv
+    from mfvpose_lib.benchmarks.suite import SECTIONS, run_suite
 
     models = [_model_spec(m) for m in args.models] if args.models else None
     df = run_suite(

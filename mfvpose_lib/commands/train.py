@@ -1,108 +1,86 @@
-"""``mfvpose train``: train a model at a profile, resumable, DDP under torchrun."""
+"""``mfvpose train``: train a model at a profile, resumable, DDP under torchrun.
+
+Every training setting is a flag generated from its :class:`~mfvpose_lib.engine.train_config.TrainConfig`
+field; this module adds only what is not a setting: ``--config``, ``--print-config`` and ``--resume``.
+"""
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
+import typing
+from typing import Any
 
-from mfvpose_lib.study.profiles import PROFILES
+from mfvpose_lib.engine import train_config
 
 HELP = "train a model (profiles smoke/cpu/paper; --resume; DDP via torchrun)"
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument(
-        "--model", default=None, help="registered model name (default: the profile's for --dataset)"
-    )
     parser.add_argument("--config", default=None, metavar="FILE.yaml",
                         help="TrainConfig fields; flags override the file, the file overrides the profile")  # fmt: skip
     parser.add_argument("--print-config", action="store_true", help="print the resolved config.yaml and exit")
-    parser.add_argument("--data", default=None, help="data root holding coco/ and/or mpii/ (or one of them)")
-    parser.add_argument("--dataset", choices=["coco", "mpii"], default=None, help="default coco")
-    parser.add_argument("--profile", choices=list(PROFILES), default=None, help="default smoke")
-    parser.add_argument("--out", default=None, help="run folder: last.pt, best.pt, metrics.csv, train.log")
-    parser.add_argument("--epochs", type=int)
-    parser.add_argument("--batch-size", type=int, help="per process; the effective batch is this × processes")
-    parser.add_argument("--total-batch", type=int,
-                        help="total batch of a recipe, split over processes and accumulation steps "
-                             "(the paper profile sets each model's public value)")  # fmt: skip
-    parser.add_argument("--accumulate-steps", type=int,
-                        help="gradient accumulation: one optimizer step every N batches (when a GPU cannot hold the batch)")  # fmt: skip
-    parser.add_argument("--lr", type=float)
-    parser.add_argument("--lr-steps", type=int, nargs="*", help="epochs where the lr is multiplied by 0.1")
-    parser.add_argument(
-        "--lr-scaling", choices=["none", "linear"], help="scale --lr with the effective batch"
-    )
-    parser.add_argument("--warmup-epochs", type=float)
-    parser.add_argument("--optimizer", choices=["adam", "adamw"])
-    parser.add_argument("--weight-decay", type=float)
-    parser.add_argument("--clip-grad-norm", type=float)
-    parser.add_argument("--device", default=None, help="auto, cpu, cuda, cuda:1 ...")
-    parser.add_argument("--workers", type=int)
-    parser.add_argument("--threads", type=int, help="torch CPU threads (1 is faster on a busy machine)")
-    parser.add_argument("--amp", choices=["auto", "off", "bf16", "fp16"])
-    parser.add_argument("--compile", action="store_true", default=None, help="torch.compile the model")
-    parser.add_argument("--channels-last", action="store_true", default=None)
-    parser.add_argument(
-        "--input-size", type=int, nargs=2, metavar=("H", "W"), help="override the model's crop size"
-    )
-    parser.add_argument("--sigma", type=float, help="Gaussian target σ in heatmap pixels")
-    parser.add_argument("--val-boxes", choices=["gt", "det"], help="COCO boxes for the per-epoch validation")
-    parser.add_argument("--no-val-flip", dest="val_flip", action="store_false", default=None)
-    parser.add_argument("--eval-every", type=int)
-    parser.add_argument("--seed", type=int)
     parser.add_argument("--resume", nargs="?", const="auto", default=None, metavar="CKPT",
                         help="continue from CKPT, or from OUT/last.pt when given without a value")  # fmt: skip
-    parser.add_argument("--pretrained", default=None, help="ImageNet HRNet checkpoint for the backbone")
-    parser.add_argument("--no-progress", dest="progress", action="store_false", default=None)
+    _add_setting_flags(parser)
 
 
-def run(args) -> int:
-    from mfvpose_lib.engine.config_file import ConfigFileError, config_to_yaml, read_config_file
-    from mfvpose_lib.engine.train import NonFiniteLossError, train
-    from mfvpose_lib.study.profiles import get_profile
+def _yaml_mapping(text: str) -> dict[str, Any]:
+    import yaml
+
+    value = yaml.safe_load(text)
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"expected a YAML mapping such as '{{key: value}}', got {text!r}")
+    return value
+
+
+def _argument_options(hint: Any, metadata: dict[str, Any]) -> dict[str, Any]:
+    """How argparse reads a field of type ``hint``; every default is None, meaning "not given"."""
+    hint = train_config.without_none(hint)
+    options: dict[str, Any] = {"default": None, "help": metadata["help"]}
+    if metadata.get("choices"):
+        options["choices"] = metadata["choices"]
+    if metadata.get("metavar"):
+        options["metavar"] = metadata["metavar"]
+    if hint is bool:
+        return {**options, "action": argparse.BooleanOptionalAction}
+    if typing.get_origin(hint) is tuple:
+        args = typing.get_args(hint)
+        variadic = len(args) == 2 and args[1] is Ellipsis
+        return {**options, "type": args[0], "nargs": "*" if variadic else len(args)}
+    if hint in (int, float, str):
+        return {**options, "type": hint}
+    return {**options, "type": _yaml_mapping}  # mappings and dataclasses: '{key: value, ...}'
+
+
+def _add_setting_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag per field: ``--field-name`` (or the field's ``flag``), bools as ``--x/--no-x``."""
+    types = train_config.setting_types()
+    for name, f in train_config.setting_fields().items():
+        flag = f.metadata.get("flag") or "--" + name.replace("_", "-")
+        parser.add_argument(flag, dest=name, **_argument_options(types[name], dict(f.metadata)))
+
+
+def _settings_given(args: argparse.Namespace) -> dict[str, Any]:
+    """The fields given on the command line (a flag left out is None)."""
+    given = {name: getattr(args, name) for name in train_config.setting_fields()}
+    return {name: value for name, value in given.items() if value is not None}
+
+
+def _resolved_config(args) -> train_config.TrainConfig:
+    """The run's TrainConfig from the profile, the ``--config`` file and the flags."""
+    from mfvpose_lib.engine.config_file import check_settings, read_config_file
     from mfvpose_lib.study.runs import resolve_config
 
-    overrides = {
-        "dataset": args.dataset,
-        "data_root": args.data,
-        "out_dir": args.out,
-        "model": args.model,
-        "epochs": args.epochs,
-        "batch_size": args.batch_size,
-        "lr": args.lr,
-        "lr_steps": tuple(args.lr_steps) if args.lr_steps is not None else None,
-        "lr_scaling": args.lr_scaling,
-        "total_batch": args.total_batch,
-        "accumulate_steps": args.accumulate_steps,
-        "warmup_epochs": args.warmup_epochs,
-        "optimizer": args.optimizer,
-        "weight_decay": args.weight_decay,
-        "clip_grad_norm": args.clip_grad_norm,
-        "device": args.device,
-        "workers": args.workers,
-        "threads": args.threads,
-        "amp": args.amp,
-        "compile": args.compile,
-        "channels_last": args.channels_last,
-        "input_size": tuple(args.input_size) if args.input_size else None,
-        "sigma": args.sigma,
-        "val_boxes": args.val_boxes,
-        "val_flip": args.val_flip,
-        "eval_every": args.eval_every,
-        "seed": args.seed,
-        "pretrained": args.pretrained,
-        "progress": args.progress,
-    }
-    try:
-        file_values = read_config_file(args.config) if args.config else {}
-        config = resolve_config(args.profile, file_values, overrides, source=args.config or "command line")
-    except (ConfigFileError, ValueError) as err:
-        print(f"mfvpose train: {err}", file=sys.stderr)
-        return 2
-    if args.print_config:
-        sys.stdout.write(config_to_yaml(config))
-        return 0
+    file_values = read_config_file(args.config) if args.config else {}
+    flags = check_settings(_settings_given(args), "command line")
+    return resolve_config(file_values, flags, source=args.config or "command line")
+
+
+def _warn_without_pretrained(config) -> None:
+    from mfvpose_lib.study.profiles import get_profile
+
     profile = get_profile(config.profile)
     if profile.needs_pretrained and not config.pretrained:
         bar = "!" * 78
@@ -112,6 +90,21 @@ def run(args) -> int:
             f"random weights and\nthe results will fall well short of the paper's.\n{bar}",
             file=sys.stderr,
         )
+
+
+def run(args) -> int:
+    from mfvpose_lib.engine.config_file import ConfigFileError, config_to_yaml
+    from mfvpose_lib.engine.train import NonFiniteLossError, train
+
+    try:
+        config = _resolved_config(args)
+    except ConfigFileError as err:
+        print(f"mfvpose train: {err}", file=sys.stderr)
+        return 2
+    if args.print_config:
+        sys.stdout.write(config_to_yaml(config))
+        return 0
+    _warn_without_pretrained(config)
     try:
         state = train(config, resume=args.resume)
     except NonFiniteLossError as err:
@@ -122,5 +115,5 @@ def run(args) -> int:
         return 2
     if state.best_metric is not None and os.environ.get("RANK", "0") == "0":
         print(f"best {state.primary_metric} {state.best_metric:.4f} at epoch {state.best_epoch}; "
-              f"checkpoints in {args.out}")  # fmt: skip
+              f"checkpoints in {config.out_dir}")  # fmt: skip
     return 0

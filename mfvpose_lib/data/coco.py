@@ -30,7 +30,12 @@ from mfvpose_lib.codecs.geometry import PIXEL_STD, box_to_center_scale, clean_bo
 from mfvpose_lib.data.meta import COCO_META, DatasetMeta
 from mfvpose_lib.data.spec import DatasetSpec, register_dataset
 from mfvpose_lib.data.transforms import AugmentationConfig
-from mfvpose_lib.evaluation.coco import build_coco_results, coco_keypoint_eval, detection_box_ap, submission_file_name
+from mfvpose_lib.evaluation.coco import (
+    build_coco_results,
+    coco_keypoint_eval,
+    detection_box_ap,
+    submission_file_name,
+)
 from mfvpose_lib.io_utils import read_json
 
 log = logging.getLogger(__name__)
@@ -103,73 +108,91 @@ def gt_records(
 ) -> list[dict]:
     """One record per usable ground-truth person, HRNet's filtering with logged counts; boxes
     are cleaned and centred in the convention of the crop ``geometry``."""
-    num_k = num_keypoints
-    dropped: Counter[str] = Counter()
-    examples: dict[str, list[int]] = {}
+    drops = _DropLog()
     records: list[dict] = []
-
-    def drop(reason: str, ann_id) -> None:
-        dropped[reason] += 1
-        examples.setdefault(reason, [])
-        if len(examples[reason]) < 3:
-            examples[reason].append(ann_id)
-
     for image_id in sorted(coco.imgs):
         info = coco.imgs[image_id]
-        width, height = info.get("width"), info.get("height")
         path = image_file(coco, image_id, image_root)
         for ann in coco.imgToAnns.get(image_id, []):
-            ann_id = ann.get("id")
-            if ann.get("iscrowd", 0):
-                drop("crowd", ann_id)
+            usable = _usable_person(ann, num_keypoints, info.get("width"), info.get("height"), geometry)
+            if isinstance(usable, str):
+                drops.add(usable, ann.get("id"))
                 continue
-            if ann.get("category_id", PERSON_CATEGORY_ID) != PERSON_CATEGORY_ID:
-                drop("not a person", ann_id)
-                continue
-            kps = ann.get("keypoints")
-            if kps is None or len(kps) != 3 * num_k:
-                drop(f"keypoints not of length {3 * num_k}", ann_id)
-                continue
-            kps = np.asarray(kps, dtype=np.float32).reshape(num_k, 3)
-            if not np.isfinite(kps).all():
-                drop("non-finite keypoints", ann_id)
-                continue
-            box = ann.get("bbox")
-            if box is None or len(box) != 4:
-                drop("bbox missing or not of length 4", ann_id)
-                continue
-            clean = _clean_box(box, width, height, geometry)
-            if clean is None or float(ann.get("area", 1.0)) <= 0:
-                drop("box of zero or negative size", ann_id)
-                continue
-            if kps[:, 2].max() <= 0:
-                drop("no labelled keypoints", ann_id)
-                continue
-            joints = kps.copy()
-            joints[:, 2] = np.minimum(joints[:, 2], 1.0)
-            joints[joints[:, 2] <= 0, :2] = 0.0
-            center, scale = box_to_center_scale(clean, aspect_ratio, geometry=geometry)
-            records.append(
-                {
-                    "image_path": str(path),
-                    "image_id": int(image_id),
-                    "ann_id": ann_id,
-                    "center": center,
-                    "scale": scale,
-                    "joints": joints,
-                    "score": 1.0,
-                    "area": float(ann.get("area", clean[2] * clean[3])),
-                    "bbox": np.asarray(clean, dtype=np.float32),
-                }
-            )
-    if dropped:
-        details = "; ".join(
-            f"{n} {reason} (e.g. ann ids {examples[reason]})" for reason, n in dropped.items()
-        )
-        log.warning("%s: kept %d people, dropped %s", source or "COCO annotations", len(records), details)
-    else:
-        log.info("%s: kept %d people", source or "COCO annotations", len(records))
+            keypoints, box = usable
+            records.append(_person_record(ann, keypoints, box, path, image_id, aspect_ratio, geometry))
+    drops.log(source or "COCO annotations", len(records))
     return records
+
+
+class _DropLog:
+    """Dropped annotations counted by reason, with the first few ids of each as examples."""
+
+    EXAMPLES = 3
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+        self.examples: dict[str, list] = {}
+
+    def add(self, reason: str, ann_id) -> None:
+        self.counts[reason] += 1
+        examples = self.examples.setdefault(reason, [])
+        if len(examples) < self.EXAMPLES:
+            examples.append(ann_id)
+
+    def log(self, source: str, kept: int) -> None:
+        if not self.counts:
+            log.info("%s: kept %d people", source, kept)
+            return
+        details = "; ".join(
+            f"{n} {reason} (e.g. ann ids {self.examples[reason]})" for reason, n in self.counts.items()
+        )
+        log.warning("%s: kept %d people, dropped %s", source, kept, details)
+
+
+def _usable_person(
+    ann: dict, num_k: int, width, height, geometry: str
+) -> tuple[np.ndarray, list[float]] | str:
+    """The annotation's (K, 3) keypoints and cleaned box, or the reason it is dropped (checked in
+    HRNet's order, so the first failing rule names it)."""
+    if ann.get("iscrowd", 0):
+        return "crowd"
+    if ann.get("category_id", PERSON_CATEGORY_ID) != PERSON_CATEGORY_ID:
+        return "not a person"
+    kps = ann.get("keypoints")
+    if kps is None or len(kps) != 3 * num_k:
+        return f"keypoints not of length {3 * num_k}"
+    kps = np.asarray(kps, dtype=np.float32).reshape(num_k, 3)
+    if not np.isfinite(kps).all():
+        return "non-finite keypoints"
+    box = ann.get("bbox")
+    if box is None or len(box) != 4:
+        return "bbox missing or not of length 4"
+    clean = _clean_box(box, width, height, geometry)
+    if clean is None or float(ann.get("area", 1.0)) <= 0:
+        return "box of zero or negative size"
+    if kps[:, 2].max() <= 0:
+        return "no labelled keypoints"
+    return kps, clean
+
+
+def _person_record(ann: dict, kps: np.ndarray, clean: list[float], path: Path, image_id, aspect_ratio: float,
+                   geometry: str) -> dict:  # fmt: skip
+    """A ground-truth person: visibility clipped to 0/1, unlabelled joints zeroed, box as centre/scale."""
+    joints = kps.copy()
+    joints[:, 2] = np.minimum(joints[:, 2], 1.0)
+    joints[joints[:, 2] <= 0, :2] = 0.0
+    center, scale = box_to_center_scale(clean, aspect_ratio, geometry=geometry)
+    return {
+        "image_path": str(path),
+        "image_id": int(image_id),
+        "ann_id": ann.get("id"),
+        "center": center,
+        "scale": scale,
+        "joints": joints,
+        "score": 1.0,
+        "area": float(ann.get("area", clean[2] * clean[3])),
+        "bbox": np.asarray(clean, dtype=np.float32),
+    }
 
 
 def _clean_box(box, width, height, geometry: str) -> list[float] | None:

@@ -194,8 +194,9 @@ def decoded_targets(dataset, indices: Sequence[int], method: str | None = None) 
 
     out = []
     for i in indices:
-        torch.manual_seed(int(i))
-        item = dataset[int(i)]
+        with torch.random.fork_rng():  # the same augmentation draw per index, the caller's generator untouched
+            torch.manual_seed(int(i))
+            item = dataset[int(i)]
         crop = denormalize(item["image"])
         target = item["target"].numpy()
         coords, maxvals = dataset.codec.decode(target[None], decoder=method)

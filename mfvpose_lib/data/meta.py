@@ -180,9 +180,3 @@ MPII_META = DatasetMeta(
     lower_body_ids=(0, 1, 2, 3, 4, 5, 6),
     limb_colors=_limb_colors(_MPII_NAMES, _MPII_SKELETON),
 )
-
-# Abbreviations used by MPII's gt_valid.mat ``dataset_joints`` (same order as MPII_META).
-MPII_JOINT_ABBREVIATIONS = (
-    "rank", "rkne", "rhip", "lhip", "lkne", "lank", "pelv", "thor",
-    "neck", "head", "rwri", "relb", "rsho", "lsho", "lelb", "lwri",
-)  # fmt: skip

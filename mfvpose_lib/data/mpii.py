@@ -22,10 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
-from mfvpose_lib.data.meta import MPII_JOINT_ABBREVIATIONS, MPII_META
+from mfvpose_lib.data.meta import MPII_META
 from mfvpose_lib.data.spec import DatasetSpec, register_dataset
 from mfvpose_lib.data.transforms import AugmentationConfig
-from mfvpose_lib.evaluation.mpii import pckh
+from mfvpose_lib.evaluation.mpii import MPII_JOINT_ABBREVIATIONS, pckh
 from mfvpose_lib.io_utils import atomic_write_bytes, read_json
 
 log = logging.getLogger(__name__)

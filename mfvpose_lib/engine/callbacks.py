@@ -98,12 +98,14 @@ class TensorBoardLogger(Callback):
         self._val_items: list | None = None
 
     def on_epoch_end(self, state) -> None:
+        from mfvpose_lib.layers.layer_scale import layer_scale_magnitudes
+
         row = state.history[-1]
         for key, value in row.items():
             if key != "epoch" and isinstance(value, int | float):
                 self.writer.add_scalar(key, value, row["epoch"])
-        for name, value in layer_scale_magnitudes(state.model).items():
-            self.writer.add_scalar(f"layerscale_mean_abs/{name}", value, row["epoch"])
+        for magnitude in layer_scale_magnitudes(state.model):
+            self.writer.add_scalar(f"layerscale_mean_abs/{magnitude.module}", magnitude.mean_abs, row["epoch"])
         if self.crops and state.primary_metric in row:  # an evaluation ran this epoch
             pictures = self._val_pictures(state)
             if pictures is not None:
@@ -152,71 +154,11 @@ def _tb_val_pictures(self, state):
                      for img, j in zip(images, joints)])  # fmt: skip
 
 
-def layer_scale_magnitudes(model) -> dict[str, float]:
-    """Mean |λ| of every LayerScale in ``model``, by module name (empty without LSW)."""
-    from mfvpose_lib.layers.layer_scale import LayerScale
-
-    model = getattr(model, "module", model)
-    return {name: float(m.gamma.detach().abs().mean()) for name, m in model.named_modules()
-            if isinstance(m, LayerScale)}  # fmt: skip
-
-
 def tensorboard_logger_if_available(log_dir: str | Path) -> TensorBoardLogger | None:
     try:
         return TensorBoardLogger(log_dir)
     except ImportError:
         return None
-
-
-class LivePlot(Callback):
-    """Loss and validation-metric curves redrawn after every epoch in a notebook.
-
-    In a live kernel the figure is replaced in place; in a batch run (papermill) only the
-    final figure is kept, saved to ``save_path`` when given.
-    """
-
-    def __init__(
-        self, metric: str | None = None, title: str = "", save_path: str | Path | None = None
-    ) -> None:
-        self.metric = metric
-        self.title = title
-        self.save_path = Path(save_path) if save_path else None
-        self._handle = None
-        self.figure = None
-
-    def _draw(self, history: list[dict[str, Any]]):
-        import matplotlib.pyplot as plt
-
-        from mfvpose_lib.viz.training import plot_training_curves
-
-        if self.figure is not None:
-            plt.close(self.figure)
-        self.figure = plot_training_curves(history, metric=self.metric, title=self.title)
-        return self.figure
-
-    def on_epoch_end(self, state) -> None:
-        figure = self._draw(state.history)
-        try:
-            from IPython import get_ipython
-            from IPython.display import display
-
-            if get_ipython() is None:
-                return
-            if self._handle is None:
-                self._handle = display(figure, display_id=True)
-            else:
-                self._handle.update(figure)
-        except ImportError:
-            return
-
-    def on_train_end(self, state) -> None:
-        if self.figure is not None and self.save_path is not None:
-            self.save_path.parent.mkdir(parents=True, exist_ok=True)
-            self.figure.savefig(self.save_path, dpi=120, bbox_inches="tight")
-        if self.figure is not None:
-            import matplotlib.pyplot as plt
-
-            plt.close(self.figure)
 
 
 class LayerScaleLogger(Callback):
@@ -236,11 +178,11 @@ class LayerScaleLogger(Callback):
     def on_epoch_end(self, state) -> None:
         import io
 
-        from mfvpose_lib.analysis.layerscale import layer_scale_table
         from mfvpose_lib.io_utils import atomic_write_text
+        from mfvpose_lib.layers.layer_scale import layer_scale_magnitudes
 
-        table = layer_scale_table(state.model)
-        if table.empty:
+        magnitudes = layer_scale_magnitudes(state.model)
+        if not magnitudes:
             return
         kept: list[dict[str, str]] = []
         if self.path.is_file():
@@ -250,14 +192,14 @@ class LayerScaleLogger(Callback):
         out = csv.DictWriter(buffer, fieldnames=list(self.COLUMNS))
         out.writeheader()
         out.writerows(kept)
-        for row in table.itertuples(index=False):
+        for magnitude in magnitudes:
             out.writerow(
                 {
                     "epoch": state.epoch,
-                    "layer": row.layer,
-                    "branch": row.branch,
-                    "mean_abs": f"{row[2]:.6g}",
-                    "init": f"{row.init:.6g}",
+                    "layer": magnitude.layer,
+                    "branch": magnitude.branch,
+                    "mean_abs": f"{magnitude.mean_abs:.6g}",
+                    "init": f"{magnitude.init:.6g}",
                 }
             )
         atomic_write_text(buffer.getvalue(), self.path)

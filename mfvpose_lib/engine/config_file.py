@@ -1,8 +1,9 @@
-"""Training configs as YAML files: every :class:`~mfvpose_lib.engine.train_config.TrainConfig` field.
+"""Training configs as YAML (or JSON) files: every :class:`~mfvpose_lib.engine.train_config.TrainConfig` field.
 
-Precedence, lowest first: the profile (a named set of defaults for the same fields), the
-file, the command-line flags. A key that is not a field, or a value of the wrong type, is
-rejected with an error naming the key and the file. Every run folder keeps the resolved
+Precedence, lowest first: TrainConfig's defaults, the profile (a named set of values for the
+same fields), the file, the command-line flags. A key that is not a field, or a value of the wrong type, is
+rejected with an error naming the key and the file; keys and types are the fields' own
+(:func:`check_settings`, which also checks profiles and flags). Every run folder keeps the resolved
 ``config.yaml``, which is itself a valid ``--config`` file.
 """
 
@@ -10,9 +11,12 @@ from __future__ import annotations
 
 import dataclasses
 import typing
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from mfvpose_lib.engine import train_config
+from mfvpose_lib.engine.train_config import without_none
 from mfvpose_lib.io_utils import atomic_write_text
 
 
@@ -20,41 +24,20 @@ class ConfigFileError(ValueError):
     """A config file that cannot be used; the message names the file and the key."""
 
 
-def _fields():
-    from mfvpose_lib.engine.train_config import TrainConfig
-
-    hints = typing.get_type_hints(TrainConfig)
-    return {f.name: hints[f.name] for f in dataclasses.fields(TrainConfig)}
-
-
 def _check_type(key: str, value: Any, hint, source: str) -> Any:
-    """``value`` converted to the field's type, or a :class:`ConfigFileError`."""
-    from mfvpose_lib.data.transforms import AugmentationConfig
-
+    """``value`` converted to the field's annotation ``hint``, or a :class:`ConfigFileError`."""
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if value is None:
         if hint is Any or type(None) in args:
             return None
         raise ConfigFileError(f"{source}: key {key!r} may not be empty (null)")
-    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
-        inner = [a for a in args if a is not type(None)]
-        return _check_type(key, value, inner[0], source)
-    if key == "augmentation":
-        if isinstance(value, AugmentationConfig):
-            return value
-        if not isinstance(value, dict):
-            raise ConfigFileError(f"{source}: key 'augmentation' must be a mapping of AugmentationConfig fields")
-        names = {f.name for f in dataclasses.fields(AugmentationConfig)}
-        unknown = sorted(set(value) - names)
-        if unknown:
-            raise ConfigFileError(f"{source}: unknown key(s) augmentation.{', augmentation.'.join(unknown)}; "
-                                  f"valid: {', '.join(sorted(names))}")  # fmt: skip
-        return AugmentationConfig(**value)
+    if type(None) in args:
+        return _check_type(key, value, without_none(hint), source)
+    if dataclasses.is_dataclass(hint):
+        return _check_dataclass(key, value, hint, source)
     if origin is tuple:
-        if not isinstance(value, list | tuple):
-            raise ConfigFileError(f"{source}: key {key!r} must be a list, got {value!r}")
-        return tuple(_check_type(key, v, args[0], source) for v in value)
-    if origin is dict:
+        return _check_tuple(key, value, args, source)
+    if origin is dict or hint is dict:
         if not isinstance(value, dict):
             raise ConfigFileError(f"{source}: key {key!r} must be a mapping, got {value!r}")
         return dict(value)
@@ -77,8 +60,49 @@ def _check_type(key: str, value: Any, hint, source: str) -> Any:
     return value
 
 
+def _check_tuple(key: str, value: Any, args: tuple, source: str) -> tuple:
+    if not isinstance(value, list | tuple):
+        raise ConfigFileError(f"{source}: key {key!r} must be a list, got {value!r}")
+    variadic = len(args) == 2 and args[1] is Ellipsis
+    if not variadic and len(value) != len(args):
+        raise ConfigFileError(f"{source}: key {key!r} must be a list of {len(args)}, got {value!r}")
+    item_types = [args[0]] * len(value) if variadic else list(args)
+    return tuple(_check_type(key, v, t, source) for v, t in zip(value, item_types))
+
+
+def _check_dataclass(key: str, value: Any, cls, source: str) -> Any:
+    """A mapping of ``cls``'s fields (e.g. ``augmentation: {flip_prob: 0.0}``) as a ``cls``."""
+    if isinstance(value, cls):
+        return value
+    if not isinstance(value, dict):
+        raise ConfigFileError(f"{source}: key {key!r} must be a mapping of {cls.__name__} fields")
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(value) - names)
+    if unknown:
+        raise ConfigFileError(f"{source}: unknown key(s) {key}.{f', {key}.'.join(unknown)}; "
+                              f"valid: {', '.join(sorted(names))}")  # fmt: skip
+    return cls(**value)
+
+
+def check_settings(values: Mapping[str, Any], source: str) -> dict[str, Any]:
+    """``values`` checked against the TrainConfig fields: an unknown key, a value of the wrong
+    type or not among the field's choices is a :class:`ConfigFileError` naming ``source`` and the key."""
+    types = train_config.setting_types()
+    unknown = sorted(set(values) - set(types))
+    if unknown:
+        raise ConfigFileError(f"{source}: unknown key(s) {', '.join(map(repr, unknown))}; "
+                              f"valid keys: {', '.join(types)}")  # fmt: skip
+    checked = {k: _check_type(k, v, types[k], source) for k, v in values.items()}
+    fields = train_config.setting_fields()
+    for key, value in checked.items():
+        choices = fields[key].metadata.get("choices")
+        if choices and value not in choices:
+            raise ConfigFileError(f"{source}: key {key!r} must be one of {', '.join(choices)}, got {value!r}")
+    return checked
+
+
 def read_config_file(path: str | Path) -> dict[str, Any]:
-    """The fields a YAML file sets, type-checked against TrainConfig."""
+    """The fields a YAML (or JSON) file sets, type-checked against TrainConfig."""
     import yaml
 
     path = Path(path)
@@ -90,12 +114,7 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
         raise ConfigFileError(f"{path}: not valid YAML ({err})") from None
     if not isinstance(data, dict):
         raise ConfigFileError(f"{path}: expected a mapping of TrainConfig fields, got {type(data).__name__}")
-    fields = _fields()
-    unknown = sorted(set(data) - set(fields))
-    if unknown:
-        raise ConfigFileError(f"{path}: unknown key(s) {', '.join(map(repr, unknown))}; "
-                              f"valid keys: {', '.join(fields)}")  # fmt: skip
-    return {k: _check_type(k, v, fields[k], str(path)) for k, v in data.items()}
+    return check_settings(data, str(path))
 
 
 def config_to_yaml(config) -> str:

@@ -10,7 +10,7 @@ written here carries them.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +64,22 @@ class EvalSettings:
         """The codec these settings decode and align flips with."""
         alignment = "hrnet_1px" if self.shift else self.flip_alignment
         return codec.replace(decoder=self.decode, flip_alignment=alignment)
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How an evaluation runs, as opposed to what it measures (:class:`EvalSettings`): where,
+    in what batches, under which autocast and memory format, sharded how, and whether the
+    validation loss is computed too."""
+
+    device: torch.device | str = "cpu"
+    batch_size: int = 32
+    workers: int = 0
+    amp_dtype: torch.dtype | None = None
+    channels_last: bool = False
+    dist: DistInfo | None = None
+    progress: bool = True
+    compute_loss: bool = False
 
 
 @dataclass
@@ -122,81 +138,113 @@ class EvalResult:
         return "\n".join(lines)
 
 
+# Per-person arrays one process collects, batch by batch, before the shards are merged.
+_PART_NAMES = ("coords", "maxvals", "center", "scale", "score", "image_id", "index")
+
+
 @torch.no_grad()
 def predict(
-    model: nn.Module,
-    dataset: Dataset,
-    *,
-    flip_pairs,
-    settings: EvalSettings,
-    device: torch.device | str = "cpu",
-    batch_size: int = 32,
-    workers: int = 0,
-    amp_dtype: torch.dtype | None = None,
-    channels_last: bool = False,
-    dist: DistInfo | None = None,
-    progress: bool = True,
-    compute_loss: bool = False,
+    model: nn.Module, dataset: Dataset, *, flip_pairs, settings: EvalSettings, options: RunOptions
 ) -> Predictions:
     """Run ``model`` on every sample of ``dataset`` (sharded over processes under DDP) and
-    decode image-space keypoints. With ``compute_loss`` the mean JointsMSE loss of the
+    decode image-space keypoints. With ``options.compute_loss`` the mean JointsMSE loss of the
     un-flipped output against the samples' targets is returned too."""
-    dist = dist or DistInfo()
-    device = torch.device(device)
+    dist = options.dist or DistInfo()
+    codec = settings.resolve(dataset_codec(model, dataset))
     was_training = model.training
     model.eval()
+    try:
+        shard = _predict_shard(model, dataset, codec, flip_pairs, settings, options, dist)
+    finally:
+        model.train(was_training)
+    return _merge_shards(gather_objects(shard.payload(), dist), options.compute_loss)
+
+
+@dataclass
+class _Shard:
+    """One process's decoded outputs and loss sum, collected batch by batch."""
+
+    parts: dict[str, list] = field(default_factory=lambda: {k: [] for k in _PART_NAMES})
+    paths: list[str] = field(default_factory=list)
+    loss_sum: float = 0.0
+    loss_count: int = 0
+
+    def add_loss(self, loss: torch.Tensor, people: int) -> None:
+        self.loss_sum += float(loss) * people
+        self.loss_count += people
+
+    def add_batch(self, codec: HeatmapCodec, heatmaps: np.ndarray, meta: dict) -> None:
+        crop_points, maxvals = codec.decode(heatmaps)
+        center = _numpy(meta["center"])
+        scale = _numpy(meta["scale"])
+        self.parts["coords"].append(codec.crop_to_image(crop_points, center, scale).astype(np.float32))
+        self.parts["maxvals"].append(maxvals.reshape(maxvals.shape[0], -1))
+        self.parts["center"].append(center)
+        self.parts["scale"].append(scale)
+        for name in ("score", "image_id", "index"):
+            self.parts[name].append(_numpy(meta[name]).reshape(-1))
+        self.paths.extend(list(meta["image_path"]))
+
+    def payload(self) -> dict[str, Any]:
+        """Plain arrays and numbers, as :func:`gather_objects` sends them between processes."""
+        local: dict[str, Any] = {k: np.concatenate(v) if v else np.zeros((0,)) for k, v in self.parts.items()}
+        local["image_path"] = self.paths
+        local["loss"] = (self.loss_sum, self.loss_count)
+        return local
+
+
+def _predict_shard(
+    model: nn.Module, dataset: Dataset, codec: HeatmapCodec, flip_pairs, settings: EvalSettings,
+    options: RunOptions, dist: DistInfo,
+) -> _Shard:
+    """This process's share of the data set, predicted, flip-averaged and decoded."""
+    device = torch.device(options.device)
+    memory_format = torch.channels_last if options.channels_last else torch.contiguous_format
+    criterion = JointsMSELoss()
+    shard = _Shard()
+    for batch in _batches(dataset, device, options, dist):
+        images = batch["image"].to(device, non_blocking=True).contiguous(memory_format=memory_format)
+        heatmaps, flipped = _forward(model, images, settings.flip, options.amp_dtype)
+        if options.compute_loss:
+            loss = criterion(heatmaps, batch["target"].to(device), batch["target_weight"].to(device))
+            shard.add_loss(loss, images.shape[0])
+        heatmaps = heatmaps.cpu().numpy()
+        if flipped is not None:
+            heatmaps = (heatmaps + codec.flip_back(flipped, flip_pairs)) * 0.5
+        shard.add_batch(codec, heatmaps, batch["meta"])
+    return shard
+
+
+def _batches(dataset: Dataset, device: torch.device, options: RunOptions, dist: DistInfo):
+    """The loader over this process's shard, with a progress bar on the main process."""
     sampler = None
     if dist.enabled:
         sampler = DistributedSampler(dataset, num_replicas=dist.world_size, rank=dist.rank, shuffle=False)
-    loader = DataLoader(dataset, batch_size=batch_size, sampler=sampler, shuffle=False, num_workers=workers,
-                        pin_memory=device.type == "cuda")  # fmt: skip
-    codec = settings.resolve(dataset_codec(model, dataset))
-    criterion = JointsMSELoss()
-    memory_format = torch.channels_last if channels_last else torch.contiguous_format
-    parts: dict[str, list] = {
-        k: [] for k in ("coords", "maxvals", "center", "scale", "score", "image_id", "index")
-    }
-    paths: list[str] = []
-    loss_sum, loss_count = 0.0, 0
-    iterator = loader
-    if progress and dist.is_main:
+    loader = DataLoader(dataset, batch_size=options.batch_size, sampler=sampler, shuffle=False,
+                        num_workers=options.workers, pin_memory=device.type == "cuda")  # fmt: skip
+    if options.progress and dist.is_main:
         from tqdm.auto import tqdm
 
-        iterator = tqdm(loader, desc="evaluate", leave=False)
-    for batch in iterator:
-        images = batch["image"].to(device, non_blocking=True).contiguous(memory_format=memory_format)
-        with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
-            heatmaps = model(images)
-            if settings.flip:
-                flipped = model(images.flip(3))
-        heatmaps = heatmaps.float()
-        if compute_loss:
-            loss = criterion(heatmaps, batch["target"].to(device), batch["target_weight"].to(device))
-            loss_sum += float(loss) * images.shape[0]
-            loss_count += images.shape[0]
-        heatmaps = heatmaps.cpu().numpy()
-        if settings.flip:
-            heatmaps = (heatmaps + codec.flip_back(flipped, flip_pairs)) * 0.5
-        crop_points, maxvals = codec.decode(heatmaps)
-        meta = batch["meta"]
-        center = _numpy(meta["center"])
-        scale = _numpy(meta["scale"])
-        parts["coords"].append(codec.crop_to_image(crop_points, center, scale).astype(np.float32))
-        parts["maxvals"].append(maxvals.reshape(maxvals.shape[0], -1))
-        parts["center"].append(center)
-        parts["scale"].append(scale)
-        parts["score"].append(_numpy(meta["score"]).reshape(-1))
-        parts["image_id"].append(_numpy(meta["image_id"]).reshape(-1))
-        parts["index"].append(_numpy(meta["index"]).reshape(-1))
-        paths.extend(list(meta["image_path"]))
-    model.train(was_training)
+        return tqdm(loader, desc="evaluate", leave=False)
+    return loader
 
-    local = {k: np.concatenate(v) if v else np.zeros((0,)) for k, v in parts.items()}
-    local["image_path"] = paths
-    local["loss"] = (loss_sum, loss_count)
-    shards = gather_objects(local, dist)
+
+def _forward(
+    model: nn.Module, images: torch.Tensor, flip: bool, amp_dtype: torch.dtype | None
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Heatmaps in float32 and, for the flip test, the raw output on the mirrored images."""
+    flipped = None
+    with torch.autocast(images.device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
+        heatmaps = model(images)
+        if flip:
+            flipped = model(images.flip(3))
+    return heatmaps.float(), flipped
+
+
+def _merge_shards(shards: list[dict[str, Any]], compute_loss: bool) -> Predictions:
+    """All processes' outputs in record order, one prediction per record."""
     merged = {k: np.concatenate([s[k] for s in shards if len(s[k])]) if any(len(s[k]) for s in shards) else shards[0][k]
-              for k in parts}  # fmt: skip
+              for k in _PART_NAMES}  # fmt: skip
     merged_paths = [p for s in shards for p in s["image_path"]]
     # DistributedSampler pads the last shard with repeats: keep one prediction per record.
     _, first = np.unique(merged["index"], return_index=True)
@@ -265,17 +313,22 @@ def evaluate_model(
     compute_loss: bool = False,
 ) -> EvalResult:
     """Predict on ``dataset`` and score it by its data set's spec (COCO: keypoint AP with
-    pycocotools; MPII: PCKh).
+    pycocotools; MPII: PCKh). The keywords are the fields of :class:`RunOptions`.
 
     Under DDP every process predicts a shard and every process receives the same result.
     """
-    meta = dataset.meta
+    options = RunOptions(device=device, batch_size=batch_size, workers=workers, amp_dtype=amp_dtype,
+                         channels_last=channels_last, dist=dist, progress=progress,
+                         compute_loss=compute_loss)  # fmt: skip
+    return evaluate_with(model, dataset, settings, options)
+
+
+def evaluate_with(
+    model: nn.Module, dataset: Dataset, settings: EvalSettings, options: RunOptions
+) -> EvalResult:
+    """:func:`evaluate_model` with its run options as one object."""
     start = time.perf_counter()
-    preds = predict(
-        model, dataset, flip_pairs=meta.flip_pairs, settings=settings, device=device, batch_size=batch_size,
-        workers=workers, amp_dtype=amp_dtype, channels_last=channels_last, dist=dist, progress=progress,
-        compute_loss=compute_loss,
-    )  # fmt: skip
+    preds = predict(model, dataset, flip_pairs=dataset.meta.flip_pairs, settings=settings, options=options)
     info = describe_settings(model, dataset, settings)
     info["inference_seconds"] = round(time.perf_counter() - start, 3)
     metrics, results, scoring = get_dataset_spec(settings.dataset).score(dataset, preds, settings)
@@ -321,10 +374,18 @@ def per_joint_table(result: EvalResult):
 def load_for_evaluation(checkpoint: str | Path, device: torch.device | str = "cpu") -> tuple[nn.Module, HeatmapCodec]:
     """The model a checkpoint rebuilds and the codec it carries (the one it was trained with), so
     that evaluation crops and decodes exactly as training did."""
-    from mfvpose_lib.models.factory import load_model
-
-    model = load_model(checkpoint, map_location=device)
+    model, _ = _read_for_evaluation(checkpoint, device)
     return model, model_codec(model)
+
+
+def _read_for_evaluation(checkpoint: str | Path, device: torch.device | str) -> tuple[nn.Module, dict[str, Any]]:
+    """The model a checkpoint rebuilds and the summary written beside its metrics, from one read."""
+    from mfvpose_lib.models.factory import load_model_checkpoint
+
+    model, payload = load_model_checkpoint(checkpoint, map_location=device)
+    summary = {"path": str(checkpoint)}
+    summary.update({k: payload.get(k) for k in ("model_name", "epoch", "dataset", "best_metric")})
+    return model, summary
 
 
 def evaluate_checkpoint(
@@ -352,48 +413,53 @@ def evaluate_checkpoint(
     from mfvpose_lib.engine.fast_path import resolve_amp
 
     torch_device = resolve_device(device)
-    model, codec = load_for_evaluation(checkpoint, torch_device)
+    model, checkpoint_summary = _read_for_evaluation(checkpoint, torch_device)
+    codec = model_codec(model)  # the one it was trained with: crop and decode as training did
+    _check_layout(model, settings, checkpoint)
+    dataset = build_split(data_root, settings.dataset, settings.split, model.cfg, train=False,
+                          boxes=settings.boxes, det_file=det_file, codec=codec)  # fmt: skip
+    options = RunOptions(device=torch_device, batch_size=batch_size, workers=workers,
+                         amp_dtype=resolve_amp(amp, torch_device), progress=progress)  # fmt: skip
+    decision = None
+    if precision is not None:
+        if amp != "off":
+            raise ValueError(f"give either precision={precision!r} or amp={amp!r}, not both")
+        model, options, decision = _choose_precision(model, dataset, settings, codec, options, precision)
+    start = time.perf_counter()
+    result = evaluate_with(model, dataset, settings, options)
+    result.settings["evaluation_seconds"] = time.perf_counter() - start  # inference, decoding, scoring
+    if decision is not None:
+        result.settings["precision"] = _precision_record(precision, decision)
+    result.settings["checkpoint"] = str(checkpoint)
+    if out_dir is not None:
+        write_eval_outputs(result, out_dir, extra={"checkpoint": checkpoint_summary})
+    return result
+
+
+def _check_layout(model: nn.Module, settings: EvalSettings, checkpoint: str | Path) -> None:
     if model.cfg.num_keypoints != get_dataset_spec(settings.dataset).num_keypoints:
         raise ValueError(
             f"{checkpoint}: model predicts {model.cfg.num_keypoints} keypoints, which does not fit "
             f"the {settings.dataset} layout"
         )
-    dataset = build_split(data_root, settings.dataset, settings.split, model.cfg, train=False,
-                          boxes=settings.boxes, det_file=det_file, codec=codec)  # fmt: skip
-    amp_dtype, channels_last, decision = resolve_amp(amp, torch_device), False, None
-    if precision is not None:
-        from mfvpose_lib.engine.fast_path import decide_eval_precision
-
-        if amp != "off":
-            raise ValueError(f"give either precision={precision!r} or amp={amp!r}, not both")
-        decision = decide_eval_precision(model, dataset, torch_device, precision=precision,
-                                         check_images=batch_size, decode=settings.decode or codec.decoder)  # fmt: skip
-        amp_dtype, channels_last = decision.path.amp_dtype, decision.path.channels_last
-        model = decision.runner(model)  # folded and in the path's memory format where fast
-    start = time.perf_counter()
-    result = evaluate_model(model, dataset, settings, device=torch_device, batch_size=batch_size, workers=workers,
-                            amp_dtype=amp_dtype, channels_last=channels_last, progress=progress)  # fmt: skip
-    result.settings["evaluation_seconds"] = time.perf_counter() - start  # inference, decoding, scoring
-    if decision is not None:
-        result.settings["precision"] = {
-            "asked": precision, "path": decision.path.describe(), "used_fast_path": decision.used_fast,
-            "max_px_change_on_check": decision.max_px_change, "check_images": decision.check_images,
-            "tolerance_px": decision.tolerance_px, "reason": decision.reason,
-            "check_batch_seconds": {"fp32": decision.reference_seconds, "fast": decision.fast_seconds},
-        }  # fmt: skip
-    result.settings["checkpoint"] = str(checkpoint)
-    ckpt_info = _checkpoint_summary(checkpoint)
-    if out_dir is not None:
-        write_eval_outputs(result, out_dir, extra={"checkpoint": ckpt_info})
-    return result
 
 
-def _checkpoint_summary(path: str | Path) -> dict[str, Any]:
-    obj = torch.load(path, map_location="cpu", weights_only=True)
+def _choose_precision(model, dataset, settings: EvalSettings, codec: HeatmapCodec, options: RunOptions,
+                      precision: str):  # fmt: skip
+    """The model and run options on the precision path ``decide_eval_precision`` picks, and the decision."""
+    from mfvpose_lib.engine.fast_path import decide_eval_precision
+
+    decision = decide_eval_precision(model, dataset, options.device, precision=precision,
+                                     check_images=options.batch_size,
+                                     decode=settings.decode or codec.decoder)  # fmt: skip
+    options = replace(options, amp_dtype=decision.path.amp_dtype, channels_last=decision.path.channels_last)
+    return decision.runner(model), options, decision  # folded and in the path's memory format where fast
+
+
+def _precision_record(precision: str, decision) -> dict[str, Any]:
     return {
-        "path": str(path),
-        "model_name": obj.get("model_name"),
-        "epoch": obj.get("epoch"),
-        "dataset": obj.get("dataset"),
-        "best_metric": obj.get("best_metric"),
-    }
+        "asked": precision, "path": decision.path.describe(), "used_fast_path": decision.used_fast,
+        "max_px_change_on_check": decision.max_px_change, "check_images": decision.check_images,
+        "tolerance_px": decision.tolerance_px, "reason": decision.reason,
+        "check_batch_seconds": {"fp32": decision.reference_seconds, "fast": decision.fast_seconds},
+    }  # fmt: skip

@@ -5,7 +5,9 @@ validation, atomic checkpoints and exact resume.
 Data order and augmentation depend on (seed, epoch) only: every epoch starts by seeding
 python, numpy and torch from both, and the sampler shuffles with the same pair. A run
 killed after any epoch and resumed therefore ends with the same weights as one that was
-never interrupted (on CPU with ``workers=0``, where kernels are deterministic).
+never interrupted (on CPU with ``workers=0``, where kernels are deterministic). ``fit`` runs
+inside :func:`~mfvpose_lib.engine.run_state.isolated_run_state`: the run's thread count and seeds
+hold for the run only, and the caller's are back afterwards.
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ from mfvpose_lib.engine.distributed import (
 )
 from mfvpose_lib.engine.fast_path import resolve_amp
 from mfvpose_lib.engine.loss import JointsMSELoss
+from mfvpose_lib.engine.run_state import isolated_run_state, seed_everything
 from mfvpose_lib.engine.train_config import TrainConfig
 from mfvpose_lib.io_utils import jsonable
 from mfvpose_lib.models.codec import set_codec
@@ -93,6 +96,41 @@ class StepSchedule:
 
 
 @dataclass
+class EpochMeter:
+    """Running sums of one training epoch: loss, samples and where the time went."""
+
+    start: float = field(default_factory=time.perf_counter)
+    steps: int = 0
+    loss_sum: float = 0.0
+    samples: int = 0
+    data_seconds: float = 0.0  # waiting for the loader
+    step_seconds: float = 0.0  # forward, backward and optimizer step
+
+    def add(self, loss: float, batch_size: int, data_seconds: float, step_seconds: float) -> None:
+        self.steps += 1
+        self.loss_sum += loss * batch_size
+        self.samples += batch_size
+        self.data_seconds += data_seconds
+        self.step_seconds += step_seconds
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.start
+
+    def samples_per_s(self, world_size: int, seconds: float) -> float:
+        return self.samples * world_size / max(seconds, 1e-9)
+
+    def postfix(self, lr: float, world_size: int) -> dict[str, str]:
+        """What the progress bar shows after each step."""
+        return {
+            "loss": f"{self.loss_sum / self.samples:.3g}",
+            "lr": f"{lr:.2g}",
+            "data": f"{1000 * self.data_seconds / self.steps:.0f}ms",
+            "step": f"{1000 * self.step_seconds / self.steps:.0f}ms",
+            "sps": f"{self.samples_per_s(world_size, self.elapsed()):.1f}",
+        }
+
+
+@dataclass
 class TrainState:
     """What callbacks see: the config, the live model and the history so far."""
 
@@ -111,10 +149,7 @@ class TrainState:
 def seed_for_epoch(seed: int, epoch: int) -> None:
     """Seed every generator from (seed, epoch) alone, so an epoch's augmentation does not
     depend on what ran before it in this process."""
-    value = (seed * 1_000_003 + epoch * 7919) % (2**31 - 1)
-    random.seed(value)
-    np.random.seed(value)
-    torch.manual_seed(value)
+    seed_everything((seed * 1_000_003 + epoch * 7919) % (2**31 - 1))
 
 
 def _worker_init(worker_id: int) -> None:
@@ -226,35 +261,47 @@ class Trainer:
 
     # ---------------------------------------------------------------- set-up
     def _setup(self) -> None:
+        self._setup_process()
+        self.model = self._build_model()
+        self._setup_optimization()
+        self._setup_data()
+        self._setup_training_model()
+        self._setup_state_and_callbacks()
+
+    def _setup_process(self) -> None:
         from mfvpose_lib.device import resolve_device
 
-        config = self.config
-        device = resolve_device(config.device)
-        if config.threads:
-            torch.set_num_threads(config.threads)
+        device = resolve_device(self.config.device)
         self.dist: DistInfo = init_distributed(device)
         self.device = process_device(device, self.dist)
         if self.dist.is_main:
             self.out_dir.mkdir(parents=True, exist_ok=True)
         barrier(self.dist)
 
-        torch.manual_seed(config.seed)  # the initial weights depend on the seed only
+    def _build_model(self) -> nn.Module:
+        """The model on its device. Its initial weights depend on the seed only (the first draws
+        after ``fit`` seeded the generators), then on ``init_from`` and ``pretrained`` tensors."""
+        config = self.config
         model = self._model if self._model is not None else build_model_for_run(config)
-        if config.init_from:
-            from mfvpose_lib.models.checkpoint import load_weights
-
-            report = load_weights(model, config.init_from, strict=False)
-            self.log(f"initial weights from {config.init_from}: {report}")
-        if config.pretrained:
-            from mfvpose_lib.models.checkpoint import load_weights
-
-            report = load_weights(model, config.pretrained, strict=False)
-            self.log(f"pretrained weights from {config.pretrained}: {report}")
-        self.model = model.to(self.device)
+        self._load_fitting_weights(model, config.init_from, "initial")
+        self._load_fitting_weights(model, config.pretrained, "pretrained")
+        model = model.to(self.device)
         if config.channels_last:
-            self.model = self.model.to(memory_format=torch.channels_last)
-        self.criterion = JointsMSELoss(use_target_weight=True)
+            model = model.to(memory_format=torch.channels_last)
+        return model
 
+    def _load_fitting_weights(self, model: nn.Module, checkpoint: str | None, kind: str) -> None:
+        """Copy the tensors of ``checkpoint`` that fit ``model`` (none when it is None)."""
+        if not checkpoint:
+            return
+        from mfvpose_lib.models.checkpoint import load_weights
+
+        report = load_weights(model, checkpoint, strict=False)
+        self.log(f"{kind} weights from {checkpoint}: {report}")
+
+    def _setup_optimization(self) -> None:
+        config = self.config
+        self.criterion = JointsMSELoss(use_target_weight=True)
         self.batch_size = per_process_batch(config, self.dist.world_size)
         self.effective_batch = self.batch_size * self.dist.world_size * config.accumulate_steps
         lr = config.lr
@@ -265,9 +312,10 @@ class Trainer:
         )
         self.optimizer = build_optimizer(self.model, config, lr)
         self.amp_dtype = resolve_amp(config.amp, self.device)
-        use_scaler = self.amp_dtype == torch.float16
-        self.scaler = torch.amp.GradScaler(self.device.type, enabled=use_scaler)
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
 
+    def _setup_data(self) -> None:
+        config = self.config
         if self._datasets is not None:
             self.train_set, self.val_set = self._datasets
         else:
@@ -298,15 +346,18 @@ class Trainer:
                 f"per process × {self.dist.world_size} processes; lower --batch-size"
             )
 
+    def _setup_training_model(self) -> None:
+        """The module the steps run: the model, compiled and/or wrapped for DDP when asked."""
         self.train_model: nn.Module = self.model
-        if config.compile:
+        if self.config.compile:
             self.train_model = torch.compile(self.train_model)
         if self.dist.enabled:
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.train_model = nn.parallel.DistributedDataParallel(self.train_model, device_ids=ids)
 
-        self.state = TrainState(config=config, model=self.model, out_dir=self.out_dir)
-        self.state.primary_metric = get_dataset_spec(config.dataset).primary_metric
+    def _setup_state_and_callbacks(self) -> None:
+        self.state = TrainState(config=self.config, model=self.model, out_dir=self.out_dir)
+        self.state.primary_metric = get_dataset_spec(self.config.dataset).primary_metric
         self.callbacks: list = []
         if self.dist.is_main:
             self.callbacks.append(CSVLogger(self.out_dir / "metrics.csv"))
@@ -342,25 +393,29 @@ class Trainer:
         ]
         for line in lines:
             self.log(line)
-        if self.dist.is_main:
-            from mfvpose_lib.io_utils import atomic_write_json
 
-            atomic_write_json(
-                {
-                    "config": jsonable(dataclasses.asdict(config)),
-                    "effective_batch": self.effective_batch,
-                    "batch_per_process": self.batch_size,
-                    "codec": self.codec.to_dict(),
-                    "base_lr": self.schedule.base_lr,
-                    "world_size": self.dist.world_size,
-                    "amp": str(self.amp_dtype or "off"),
-                    "device": str(self.device),
-                },
-                self.out_dir / "config.json",
-            )
-            from mfvpose_lib.engine.config_file import write_config_yaml
+    def _write_run_record(self) -> None:
+        """``config.json`` (every TrainConfig field and what the run derived from them) and
+        ``config.yaml`` (the fields alone, a valid ``--config`` file) in the run folder."""
+        if not self.dist.is_main:
+            return
+        from mfvpose_lib.engine.config_file import write_config_yaml
+        from mfvpose_lib.io_utils import atomic_write_json
 
-            write_config_yaml(config, self.out_dir / "config.yaml")  # a valid --config file
+        atomic_write_json(
+            {
+                "config": jsonable(dataclasses.asdict(self.config)),
+                "effective_batch": self.effective_batch,
+                "batch_per_process": self.batch_size,
+                "codec": self.codec.to_dict(),
+                "base_lr": self.schedule.base_lr,
+                "world_size": self.dist.world_size,
+                "amp": str(self.amp_dtype or "off"),
+                "device": str(self.device),
+            },
+            self.out_dir / "config.json",
+        )
+        write_config_yaml(self.config, self.out_dir / "config.yaml")
 
     # ---------------------------------------------------------------- resume
     def _resume_path(self) -> Path | None:
@@ -393,101 +448,109 @@ class Trainer:
 
     # ---------------------------------------------------------------- loop
     def fit(self) -> TrainState:
-        self._setup()
-        try:
-            start_epoch = self._maybe_resume()
-            self._describe()
-            if self.dist.is_main:
-                call_hook(self.callbacks, "on_train_start", self.state)
-            if start_epoch >= self.config.epochs:
-                self.log(
-                    f"nothing to do: the checkpoint already holds {start_epoch} of {self.config.epochs} epochs"
-                )
-            for epoch in range(start_epoch, self.config.epochs):
-                row = self._train_one_epoch(epoch)
-                row.update(self._validate(epoch))
-                self._end_epoch(epoch, row)
-            if self.dist.is_main:
-                call_hook(self.callbacks, "on_train_end", self.state)
-        finally:
-            cleanup(self.dist)
+        """Train to ``config.epochs``; the run's threads and seeds hold for this call only."""
+        with isolated_run_state(threads=self.config.threads, seed=self.config.seed):
+            self._setup()
+            try:
+                self._run_epochs()
+            finally:
+                cleanup(self.dist)
         return self.state
 
+    def _run_epochs(self) -> None:
+        start_epoch = self._maybe_resume()
+        self._describe()
+        self._write_run_record()
+        if self.dist.is_main:
+            call_hook(self.callbacks, "on_train_start", self.state)
+        if start_epoch >= self.config.epochs:
+            self.log(f"nothing to do: the checkpoint already holds {start_epoch} of {self.config.epochs} "
+                     "epochs")
+        for epoch in range(start_epoch, self.config.epochs):
+            row = self._train_one_epoch(epoch)
+            row.update(self._validate(epoch))
+            self._end_epoch(epoch, row)
+        if self.dist.is_main:
+            call_hook(self.callbacks, "on_train_end", self.state)
+
     def _train_one_epoch(self, epoch: int) -> dict[str, Any]:
-        config = self.config
-        seed_for_epoch(config.seed, epoch)
+        seed_for_epoch(self.config.seed, epoch)
         self.sampler.set_epoch(epoch)
         self.train_model.train()
         steps = len(self.loader)
-        progress = None
-        iterator: Iterable = self.loader
-        if config.progress and self.dist.is_main:
-            from tqdm.auto import tqdm
-
-            progress = tqdm(self.loader, total=steps, desc=f"epoch {epoch + 1}/{config.epochs}", leave=False,
-                            dynamic_ncols=True, file=sys.stdout)  # fmt: skip
-            iterator = progress
-        loss_sum, samples = 0.0, 0
-        data_time = step_time = 0.0
-        epoch_start = tick = time.perf_counter()
-        memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
-        for step, batch in enumerate(iterator):
+        progress = self._progress_bar(epoch)
+        meter = EpochMeter()
+        tick = meter.start
+        for step, batch in enumerate(progress if progress is not None else self.loader):
             loaded = time.perf_counter()
-            data_time += loaded - tick
             lr = self.schedule.lr_at(epoch + step / steps)
-            for group in self.optimizer.param_groups:
-                group["lr"] = lr
-            images = batch["image"].to(self.device, non_blocking=True).contiguous(memory_format=memory_format)
-            target = batch["target"].to(self.device, non_blocking=True)
-            weight = batch["target_weight"].to(self.device, non_blocking=True)
-            with torch.autocast(
-                self.device.type, dtype=self.amp_dtype or torch.float32, enabled=self.amp_dtype is not None
-            ):
-                output = self.train_model(images)
-                loss = self.criterion(output, target, weight)
-            loss_value = float(loss.detach())
-            if broadcast_flag(not math.isfinite(loss_value), self.dist):
-                raise NonFiniteLossError(
-                    f"loss became {loss_value} at epoch {epoch + 1}, step {step + 1} (lr {lr:.3g}); "
-                    f"stopped. The last good checkpoint is {self.out_dir / LAST_NAME} "
-                    f"(try a lower --lr, --amp off, or gradient clipping)"
-                )
-            accumulate = config.accumulate_steps
-            if step % accumulate == 0:
-                self.optimizer.zero_grad(set_to_none=True)
-            self.scaler.scale(loss / accumulate).backward()
-            if (step + 1) % accumulate == 0 or step + 1 == steps:
-                if config.clip_grad_norm:
-                    self.scaler.unscale_(self.optimizer)
-                    torch.nn.utils.clip_grad_norm_(self.train_model.parameters(), config.clip_grad_norm)
-                self.scaler.step(self.optimizer)
-                self.scaler.update()
-            if self.device.type == "cuda":
-                torch.cuda.synchronize(self.device)
+            loss, batch_size = self._train_step(batch, lr, epoch, step, steps)
+            data_seconds = loaded - tick
             tick = time.perf_counter()
-            step_time += tick - loaded
-            loss_sum += loss_value * images.shape[0]
-            samples += images.shape[0]
+            meter.add(loss, batch_size, data_seconds, tick - loaded)
             if progress is not None:
-                elapsed = tick - epoch_start
-                progress.set_postfix(
-                    loss=f"{loss_sum / samples:.3g}",
-                    lr=f"{lr:.2g}",
-                    data=f"{1000 * data_time / (step + 1):.0f}ms",
-                    step=f"{1000 * step_time / (step + 1):.0f}ms",
-                    sps=f"{samples * self.dist.world_size / max(elapsed, 1e-9):.1f}",
-                )
+                progress.set_postfix(**meter.postfix(lr, self.dist.world_size))
         if progress is not None:
             progress.close()
-        seconds = time.perf_counter() - epoch_start
+        seconds = meter.elapsed()
         return {
             "epoch": epoch + 1,
             "lr": self.schedule.lr_at(epoch + (steps - 1) / steps),  # the last step's
-            "train_loss": mean_over_processes(loss_sum / max(samples, 1), self.dist),
+            "train_loss": mean_over_processes(meter.loss_sum / max(meter.samples, 1), self.dist),
             "train_seconds": round(seconds, 3),
-            "data_seconds": round(data_time, 3),
-            "samples_per_s": round(samples * self.dist.world_size / max(seconds, 1e-9), 2),
+            "data_seconds": round(meter.data_seconds, 3),
+            "samples_per_s": round(meter.samples_per_s(self.dist.world_size, seconds), 2),
         }
+
+    def _progress_bar(self, epoch: int):
+        """A tqdm bar over the loader on the main process when ``progress`` is on, else None."""
+        if not (self.config.progress and self.dist.is_main):
+            return None
+        from tqdm.auto import tqdm
+
+        return tqdm(self.loader, total=len(self.loader), desc=f"epoch {epoch + 1}/{self.config.epochs}",
+                    leave=False, dynamic_ncols=True, file=sys.stdout)  # fmt: skip
+
+    def _train_step(
+        self, batch: dict[str, Any], lr: float, epoch: int, step: int, steps: int
+    ) -> tuple[float, int]:
+        """One micro-batch at ``lr``: forward, loss, backward, and the optimizer step when the
+        accumulation is complete. Returns the loss and the batch size."""
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        memory_format = torch.channels_last if self.config.channels_last else torch.contiguous_format
+        images = batch["image"].to(self.device, non_blocking=True).contiguous(memory_format=memory_format)
+        target = batch["target"].to(self.device, non_blocking=True)
+        weight = batch["target_weight"].to(self.device, non_blocking=True)
+        amp_dtype = self.amp_dtype or torch.float32
+        with torch.autocast(self.device.type, dtype=amp_dtype, enabled=self.amp_dtype is not None):
+            loss = self.criterion(self.train_model(images), target, weight)
+        loss_value = float(loss.detach())
+        if broadcast_flag(not math.isfinite(loss_value), self.dist):
+            raise NonFiniteLossError(
+                f"loss became {loss_value} at epoch {epoch + 1}, step {step + 1} (lr {lr:.3g}); "
+                f"stopped. The last good checkpoint is {self.out_dir / LAST_NAME} "
+                f"(try a lower --lr, --amp off, or gradient clipping)"
+            )
+        self._backward_and_step(loss, step, steps)
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        return loss_value, images.shape[0]
+
+    def _backward_and_step(self, loss: torch.Tensor, step: int, steps: int) -> None:
+        """Accumulate the gradient of ``loss``; step (clipped, scaled) every ``accumulate_steps``
+        micro-batches and at the epoch's last."""
+        config = self.config
+        accumulate = config.accumulate_steps
+        if step % accumulate == 0:
+            self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss / accumulate).backward()
+        if (step + 1) % accumulate == 0 or step + 1 == steps:
+            if config.clip_grad_norm:
+                self.scaler.unscale_(self.optimizer)
+                torch.nn.utils.clip_grad_norm_(self.train_model.parameters(), config.clip_grad_norm)
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
 
     def _validate(self, epoch: int) -> dict[str, Any]:
         config = self.config

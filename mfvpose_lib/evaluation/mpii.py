@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from mfvpose_lib.data.meta import MPII_JOINT_ABBREVIATIONS
-
+# Abbreviations used by MPII's gt_valid.mat ``dataset_joints`` (the order of ``data.meta.MPII_META``).
+MPII_JOINT_ABBREVIATIONS = (
+    "rank", "rkne", "rhip", "lhip", "lkne", "lank", "pelv", "thor",
+    "neck", "head", "rwri", "relb", "rsho", "lsho", "lelb", "lwri",
+)  # fmt: skip
 SC_BIAS = 0.6
 PCKH_GROUPS = {
     "Head": ("head",),
@@ -93,3 +96,35 @@ def pckh_hits(preds: np.ndarray, gt: dict[str, np.ndarray], threshold: float = 0
     scaled, visible, _, mask = _scaled_errors(preds, gt, zero_based)
     keep = visible[mask]
     return ((scaled[mask] <= threshold) * keep).sum(axis=0), keep.sum(axis=0)
+
+
+def _errors_of_the_mean(preds, gt, zero_based: bool):
+    """(14, N) normalised errors of the joints of the mean, NaN where invisible, and visibility."""
+    scaled, visible, _, mask = _scaled_errors(preds, gt, zero_based)
+    # a missing joint's label may be a placeholder (even NaN): mark it, do not multiply it by zero
+    return np.where(visible[mask] > 0, scaled[mask], np.nan), visible[mask]
+
+
+def normalised_errors(preds: np.ndarray, gt: dict[str, np.ndarray], *, zero_based: bool = True) -> np.ndarray:
+    """(N, 14) distance of prediction to label in head sizes (PCKh's normaliser) for the joints of
+    PCKh's mean, in ``MPII_JOINT_ABBREVIATIONS`` order without pelvis and thorax; NaN where invisible."""
+    return _errors_of_the_mean(preds, gt, zero_based)[0].T
+
+
+def normalised_error_sums(preds: np.ndarray, gt: dict[str, np.ndarray], *, zero_based: bool = True):
+    """Per person: the summed normalised error of the visible joints of the mean and how many were
+    summed (so ``100 * sums.sum() / counted.sum()`` is :func:`mean_normalised_error`); the same
+    people and joints :func:`pckh_hits` counts, for resampling people."""
+    errors, visible = _errors_of_the_mean(preds, gt, zero_based)
+    # sum, not nansum, over the visible joints: a NaN prediction must show, as PCKh counts it a miss
+    return np.where(visible > 0, errors, 0.0).sum(axis=0), visible.sum(axis=0)
+
+
+def mean_normalised_error(preds: np.ndarray, gt: dict[str, np.ndarray], *, zero_based: bool = True) -> float:
+    """Mean distance of prediction to label in percent of the head size PCKh uses (10.0 = 0.1 head
+    sizes), lower is better: pooled over the visible joints of PCKh's mean, as that mean pools them.
+
+    A joint is a PCKh@t hit exactly when its normalised error here is at most ``100 t``; unlike
+    the hit rate it also moves with every shift that crosses no threshold. NaN with no visible joint."""
+    sums, counted = normalised_error_sums(preds, gt, zero_based=zero_based)
+    return float(100.0 * sums.sum() / counted.sum()) if counted.sum() else float("nan")

@@ -5,7 +5,7 @@ picks a fused kernel (flash / memory-efficient on GPU) and never materialises th
 ``(B, heads, N, N)`` weights. Looking at attention maps needs those weights, so an
 explicit path computes ``softmax(q k^T * scale)`` through the named submodule
 ``self.attend`` (an ``nn.Softmax``); forward hooks on ``attend`` can then record the maps
-(see :class:`mfvpose_lib.layers.transformer.AttentionRecorder`). The path is chosen by the
+(:class:`mfvpose_lib.analysis.attention.AttentionRecorder` does). The path is chosen by the
 ``fused`` attribute, so the default forward pays nothing for the option.
 
 Parameter names (``to_qkv``, ``to_out.0``) follow the public TokenPose code so its

@@ -10,11 +10,17 @@ exact parameter set (and checkpoint layout) of TokenPose.
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
+
 import torch
 import torch.nn as nn
 
 #: Name of the LayerScale parameter, used to keep it out of weight decay.
 LAYER_SCALE_PARAM = "gamma"
+#: The residual branches of an encoder layer, by their index in it (``layers.transformer.EncoderLayer``).
+BRANCHES = ("MSA", "FFN")
+_ENCODER_SLOT = re.compile(r"layers\.(\d+)\.([01])\.ls$")
 
 
 class LayerScale(nn.Module):
@@ -65,3 +71,53 @@ def cait_layer_scale_init(depth: int) -> float:
     if depth <= 24:
         return 1e-5
     return 1e-6
+
+
+@dataclass(frozen=True)
+class LayerScaleMagnitude:
+    """How large the learnt ``|λ|`` of one LayerScale is, and where it sits in the encoder."""
+
+    module: str  # the module's name in the model
+    layer: int  # 1-based, counted over every encoder stack of the model in order
+    branch: str  # one of BRANCHES
+    mean_abs: float
+    min_abs: float
+    max_abs: float
+    init: float
+
+
+def layer_scale_magnitudes(model: nn.Module) -> list[LayerScaleMagnitude]:
+    """``|λ|`` of every LayerScale in ``model`` (a DDP wrapper is looked through), in module order;
+    empty for a model without LayerScale (LSW off).
+
+    Raises ``ValueError`` for a LayerScale outside an encoder layer (``layers.<i>.<0|1>.ls``),
+    whose layer and branch would be unknown.
+    """
+    model = getattr(model, "module", model)
+    found = []
+    layer_offset, stack_depth, last_stack = 0, 0, None
+    for name, module in model.named_modules():
+        if not isinstance(module, LayerScale):
+            continue
+        slot = _ENCODER_SLOT.search(name)
+        if slot is None:
+            raise ValueError(f"LayerScale {name!r} is not inside an encoder layer (layers.<i>.<0|1>.ls)")
+        stack = name[: slot.start()]
+        if stack != last_stack:  # a new encoder stack continues the layer count of the last one
+            layer_offset += stack_depth
+            stack_depth, last_stack = 0, stack
+        index = int(slot.group(1))
+        stack_depth = max(stack_depth, index + 1)
+        magnitude = module.gamma.detach().abs().float().cpu()
+        found.append(
+            LayerScaleMagnitude(
+                module=name,
+                layer=layer_offset + index + 1,
+                branch=BRANCHES[int(slot.group(2))],
+                mean_abs=float(magnitude.mean()),
+                min_abs=float(magnitude.min()),
+                max_abs=float(magnitude.max()),
+                init=module.init_values,
+            )
+        )
+    return found

@@ -1,4 +1,4 @@
-"""Pre-norm Transformer encoder (TokenPose layout) with optional LayerScale, and a Recorder.
+"""Pre-norm Transformer encoder (TokenPose layout) with optional LayerScale.
 
 One encoder layer is::
 
@@ -11,9 +11,9 @@ code -- ``layers.<i>.0`` is the attention block, ``layers.<i>.1`` the feed-forwa
 each a residual around ``fn.norm`` and ``fn.fn`` -- so public checkpoints load by name; the
 LayerScale vector, when present, is the extra ``layers.<i>.<j>.ls.gamma``.
 
-:class:`AttentionRecorder` collects every layer's softmax attention maps through forward
-hooks on ``Attention.attend``; it switches the attention to its explicit path only while
-recording.
+The attention maps of every layer are recorded outside the model, by
+:class:`mfvpose_lib.analysis.attention.AttentionRecorder` (forward hooks on ``Attention.attend``,
+which switches the attention to its explicit path only while recording).
 """
 
 from __future__ import annotations

@@ -17,6 +17,39 @@ class PoseTaskConfig:
     heatmap_size: tuple[int, int] = (64, 48)
 
 
+# Every family here predicts heatmaps at 1/4 of the input crop unless it says otherwise.
+HEATMAP_STRIDE = 4
+
+
+def heatmap_size_for(input_size: tuple[int, int], stride: int = HEATMAP_STRIDE) -> tuple[int, int]:
+    """The heatmap (H', W') an input crop (H, W) implies: each side divided by the output stride."""
+    h, w = input_size
+    return int(h) // stride, int(w) // stride
+
+
+def with_implied_heatmap(overrides: Mapping[str, Any], stride: int = HEATMAP_STRIDE) -> dict[str, Any]:
+    """A copy of ``overrides`` in which a new ``input_size`` without a ``heatmap_size`` brings its own."""
+    overrides = dict(overrides)
+    if "input_size" in overrides and "heatmap_size" not in overrides:
+        overrides["heatmap_size"] = heatmap_size_for(overrides["input_size"], stride)
+    return overrides
+
+
+def task_preset(num_keypoints: int, input_size: tuple[int, int]) -> dict[str, Any]:
+    """The :class:`PoseTaskConfig` fields of a data set at one input size, heatmap at 1/4."""
+    return {
+        "num_keypoints": num_keypoints,
+        "input_size": input_size,
+        "heatmap_size": heatmap_size_for(input_size),
+    }
+
+
+# The published input sizes: COCO at 256x192 and 384x288, MPII at 256x256.
+COCO_256 = task_preset(17, (256, 192))
+COCO_384 = task_preset(17, (384, 288))
+MPII_256 = task_preset(16, (256, 256))
+
+
 def _as_tuples(value: Any) -> Any:
     """Lists (e.g. from JSON) back to the tuples frozen configs use."""
     if isinstance(value, (list, tuple)):

@@ -85,6 +85,12 @@ def load_model(path: str | os.PathLike, map_location: Any = "cpu") -> nn.Module:
     """Rebuild a model from one of our checkpoints (its stored config alone) and load its weights
     and its codec. The model is returned in eval mode on ``map_location``.
     """
+    return load_model_checkpoint(path, map_location)[0]
+
+
+def load_model_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> tuple[nn.Module, Mapping]:
+    """:func:`load_model` and the whole checkpoint it read (epoch, metrics, ...), from one read
+    of the file."""
     path = Path(path)
     obj = _read_checkpoint(path, map_location="cpu")
     if not (isinstance(obj, Mapping) and obj.get("format") == FORMAT):
@@ -110,4 +116,4 @@ def load_model(path: str | os.PathLike, map_location: Any = "cpu") -> nn.Module:
     set_codec(model, codec_from_payload(obj, model, source=str(path)))
     if map_location is not None and not callable(map_location) and not isinstance(map_location, dict):
         model.to(map_location)
-    return model.eval()
+    return model.eval(), obj

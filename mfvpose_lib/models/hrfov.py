@@ -23,7 +23,7 @@ field of :class:`HRFOVConfig`:
     grids (reads only a sub-lattice) when the rates share a factor > 1, e.g. WASP's
     (6, 12, 18, 24) or (2, 2, 2). HDC (Wang et al., 2018) asks for a first rate of 1, no
     common factor and ``M_2 <= 3``; (1, 2, 5, 9) meets all three (``M_2 = 2``, every
-    input offset inside the field is read, see :mod:`mfvpose_lib.analysis.dilation`) and gives
+    input offset inside the field is read, see :mod:`mfvpose_lib.models.dilation`) and gives
     branch fields of 3, 7, 17 and 35 cells of the 1/4 map -- the last spans 140 input pixels,
     most of a 192-wide person crop, while (1, 2, 5, 9, 17) would already outgrow the 48-cell
     wide map. The paper's (unstated) rates "increase", which this satisfies.
@@ -53,9 +53,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
-from mfvpose_lib.analysis.dilation import atrous_branch_receptive_fields, has_gridding
+from mfvpose_lib.models.dilation import TOPOLOGIES, atrous_branch_receptive_fields, has_gridding
 
-TOPOLOGIES = ("cascade", "parallel")
 FUSIONS = ("concat_1x1", "sum")
 
 

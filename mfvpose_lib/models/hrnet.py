@@ -31,7 +31,15 @@ from mfvpose_lib.models.blocks import (
     make_res_layer,
     one_dim_parameter_names,
 )
-from mfvpose_lib.models.config import PoseTaskConfig, build_config
+from mfvpose_lib.models.config import (
+    COCO_256,
+    COCO_384,
+    MPII_256,
+    PoseTaskConfig,
+    build_config,
+    heatmap_size_for,
+    with_implied_heatmap,
+)
 from mfvpose_lib.models.registry import register_family, register_model
 
 # --------------------------------------------------------------------------------------------
@@ -366,9 +374,10 @@ class HRNetConfig(HRNetTrunkConfig):
                 f"HRNetConfig: input_size {self.input_size} must have sides divisible by 32 "
                 "(four resolutions, the lowest at 1/32, are fused)"
             )
-        if tuple(self.heatmap_size) != (h // 4, w // 4):
+        expected = heatmap_size_for(self.input_size)
+        if tuple(self.heatmap_size) != expected:
             raise ValueError(
-                f"HRNetConfig: heatmap_size {self.heatmap_size} must be input_size / 4 = {(h // 4, w // 4)}"
+                f"HRNetConfig: heatmap_size {self.heatmap_size} must be input_size / 4 = {expected}"
             )
         if self.final_conv_kernel not in (1, 3):
             raise ValueError(f"HRNetConfig: final_conv_kernel must be 1 or 3, got {self.final_conv_kernel}")
@@ -419,49 +428,41 @@ class PoseHRNet(HRNetTrunk):
 
 def _create_pose_hrnet(base: HRNetConfig, overrides: dict) -> PoseHRNet:
     """Apply ``overrides``; a new ``input_size`` alone brings its own ``heatmap_size`` (1/4)."""
-    overrides = dict(overrides)
-    if "input_size" in overrides and "heatmap_size" not in overrides:
-        h, w = overrides["input_size"]
-        overrides["heatmap_size"] = (h // 4, w // 4)
+    overrides = with_implied_heatmap(overrides)
     return PoseHRNet(build_config(HRNetConfig, base, overrides, source="hrnet overrides"))
-
-
-_COCO = {"num_keypoints": 17, "input_size": (256, 192), "heatmap_size": (64, 48)}
-_COCO_384 = {"num_keypoints": 17, "input_size": (384, 288), "heatmap_size": (96, 72)}
-_MPII = {"num_keypoints": 16, "input_size": (256, 256), "heatmap_size": (64, 64)}
 
 
 @register_model
 def hrnet_w32(**overrides) -> PoseHRNet:
     """HRNet-W32, COCO 256x192, 17 keypoints."""
-    return _create_pose_hrnet(HRNetConfig(width=32, **_COCO), overrides)
+    return _create_pose_hrnet(HRNetConfig(width=32, **COCO_256), overrides)
 
 
 @register_model
 def hrnet_w48(**overrides) -> PoseHRNet:
     """HRNet-W48, COCO 256x192, 17 keypoints."""
-    return _create_pose_hrnet(HRNetConfig(width=48, **_COCO), overrides)
+    return _create_pose_hrnet(HRNetConfig(width=48, **COCO_256), overrides)
 
 
 @register_model
 def hrnet_w32_384(**overrides) -> PoseHRNet:
     """HRNet-W32, COCO 384x288, 17 keypoints."""
-    return _create_pose_hrnet(HRNetConfig(width=32, **_COCO_384), overrides)
+    return _create_pose_hrnet(HRNetConfig(width=32, **COCO_384), overrides)
 
 
 @register_model
 def hrnet_w48_384(**overrides) -> PoseHRNet:
     """HRNet-W48, COCO 384x288, 17 keypoints."""
-    return _create_pose_hrnet(HRNetConfig(width=48, **_COCO_384), overrides)
+    return _create_pose_hrnet(HRNetConfig(width=48, **COCO_384), overrides)
 
 
 @register_model
 def hrnet_w32_mpii(**overrides) -> PoseHRNet:
     """HRNet-W32, MPII 256x256, 16 keypoints."""
-    return _create_pose_hrnet(HRNetConfig(width=32, **_MPII), overrides)
+    return _create_pose_hrnet(HRNetConfig(width=32, **MPII_256), overrides)
 
 
 @register_model
 def hrnet_w48_mpii(**overrides) -> PoseHRNet:
     """HRNet-W48, MPII 256x256, 16 keypoints."""
-    return _create_pose_hrnet(HRNetConfig(width=48, **_MPII), overrides)
+    return _create_pose_hrnet(HRNetConfig(width=48, **MPII_256), overrides)

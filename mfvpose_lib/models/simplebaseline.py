@@ -20,7 +20,15 @@ from mfvpose_lib.models.blocks import (
     make_res_layer,
     one_dim_parameter_names,
 )
-from mfvpose_lib.models.config import PoseTaskConfig, build_config
+from mfvpose_lib.models.config import (
+    COCO_256,
+    COCO_384,
+    MPII_256,
+    PoseTaskConfig,
+    build_config,
+    heatmap_size_for,
+    with_implied_heatmap,
+)
 from mfvpose_lib.models.registry import register_family, register_model
 
 # Bottleneck blocks per ResNet stage.
@@ -31,6 +39,11 @@ RESNET_DEPTHS: dict[int, tuple[int, int, int, int]] = {
 }
 # Deconvolution kernel -> (padding, output_padding) giving an exact 2x upsampling.
 _DECONV_PADDING = {4: (1, 0), 3: (1, 1), 2: (0, 0)}
+
+
+def heatmap_stride(num_deconv_layers: int) -> int:
+    """Input pixels per heatmap pixel: the ResNet's 1/32 map upsampled 2x by each deconvolution."""
+    return 32 // 2**num_deconv_layers
 
 
 @dataclass(frozen=True)
@@ -59,8 +72,7 @@ class SimpleBaselineConfig(PoseTaskConfig):
             raise ValueError(
                 f"SimpleBaselineConfig: input_size {self.input_size} must have sides divisible by 32"
             )
-        factor = 32 // 2**self.num_deconv_layers
-        expected = (h // factor, w // factor)
+        expected = heatmap_size_for(self.input_size, heatmap_stride(self.num_deconv_layers))
         if tuple(self.heatmap_size) != expected:
             raise ValueError(
                 f"SimpleBaselineConfig: heatmap_size {self.heatmap_size} must be {expected} "
@@ -137,71 +149,64 @@ class SimpleBaseline(nn.Module):
 
 
 def _create_simplebaseline(base: SimpleBaselineConfig, overrides: dict) -> SimpleBaseline:
-    """Apply ``overrides``; a new ``input_size`` alone brings its own ``heatmap_size`` (1/4)."""
-    overrides = dict(overrides)
-    if "input_size" in overrides and "heatmap_size" not in overrides:
-        h, w = overrides["input_size"]
-        factor = 32 // 2 ** overrides.get("num_deconv_layers", base.num_deconv_layers)
-        overrides["heatmap_size"] = (h // factor, w // factor)
+    """Apply ``overrides``; a new ``input_size`` alone brings its own ``heatmap_size`` (1/4 with
+    the default three deconvolutions)."""
+    stride = heatmap_stride(overrides.get("num_deconv_layers", base.num_deconv_layers))
+    overrides = with_implied_heatmap(overrides, stride)
     return SimpleBaseline(
         build_config(SimpleBaselineConfig, base, overrides, source="simplebaseline overrides")
     )
 
 
-_COCO = {"num_keypoints": 17, "input_size": (256, 192), "heatmap_size": (64, 48)}
-_COCO_384 = {"num_keypoints": 17, "input_size": (384, 288), "heatmap_size": (96, 72)}
-_MPII = {"num_keypoints": 16, "input_size": (256, 256), "heatmap_size": (64, 64)}
-
-
 @register_model
 def simplebaseline_r50(**overrides) -> SimpleBaseline:
     """SimpleBaseline ResNet-50, COCO 256x192, 17 keypoints."""
-    return _create_simplebaseline(SimpleBaselineConfig(depth=50, **_COCO), overrides)
+    return _create_simplebaseline(SimpleBaselineConfig(depth=50, **COCO_256), overrides)
 
 
 @register_model
 def simplebaseline_r101(**overrides) -> SimpleBaseline:
     """SimpleBaseline ResNet-101, COCO 256x192, 17 keypoints."""
-    return _create_simplebaseline(SimpleBaselineConfig(depth=101, **_COCO), overrides)
+    return _create_simplebaseline(SimpleBaselineConfig(depth=101, **COCO_256), overrides)
 
 
 @register_model
 def simplebaseline_r152(**overrides) -> SimpleBaseline:
     """SimpleBaseline ResNet-152, COCO 256x192, 17 keypoints."""
-    return _create_simplebaseline(SimpleBaselineConfig(depth=152, **_COCO), overrides)
+    return _create_simplebaseline(SimpleBaselineConfig(depth=152, **COCO_256), overrides)
 
 
 @register_model
 def simplebaseline_r50_384(**overrides) -> SimpleBaseline:
     """SimpleBaseline ResNet-50, COCO 384x288, 17 keypoints."""
-    return _create_simplebaseline(SimpleBaselineConfig(depth=50, **_COCO_384), overrides)
+    return _create_simplebaseline(SimpleBaselineConfig(depth=50, **COCO_384), overrides)
 
 
 @register_model
 def simplebaseline_r101_384(**overrides) -> SimpleBaseline:
     """SimpleBaseline ResNet-101, COCO 384x288, 17 keypoints."""
-    return _create_simplebaseline(SimpleBaselineConfig(depth=101, **_COCO_384), overrides)
+    return _create_simplebaseline(SimpleBaselineConfig(depth=101, **COCO_384), overrides)
 
 
 @register_model
 def simplebaseline_r152_384(**overrides) -> SimpleBaseline:
     """SimpleBaseline ResNet-152, COCO 384x288, 17 keypoints."""
-    return _create_simplebaseline(SimpleBaselineConfig(depth=152, **_COCO_384), overrides)
+    return _create_simplebaseline(SimpleBaselineConfig(depth=152, **COCO_384), overrides)
 
 
 @register_model
 def simplebaseline_r50_mpii(**overrides) -> SimpleBaseline:
     """SimpleBaseline ResNet-50, MPII 256x256, 16 keypoints."""
-    return _create_simplebaseline(SimpleBaselineConfig(depth=50, **_MPII), overrides)
+    return _create_simplebaseline(SimpleBaselineConfig(depth=50, **MPII_256), overrides)
 
 
 @register_model
 def simplebaseline_r101_mpii(**overrides) -> SimpleBaseline:
     """SimpleBaseline ResNet-101, MPII 256x256, 16 keypoints."""
-    return _create_simplebaseline(SimpleBaselineConfig(depth=101, **_MPII), overrides)
+    return _create_simplebaseline(SimpleBaselineConfig(depth=101, **MPII_256), overrides)
 
 
 @register_model
 def simplebaseline_r152_mpii(**overrides) -> SimpleBaseline:
     """SimpleBaseline ResNet-152, MPII 256x256, 16 keypoints."""
-    return _create_simplebaseline(SimpleBaselineConfig(depth=152, **_MPII), overrides)
+    return _create_simplebaseline(SimpleBaselineConfig(depth=152, **MPII_256), overrides)

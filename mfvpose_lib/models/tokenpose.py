@@ -36,7 +36,14 @@ import torch.nn as nn
 from mfvpose_lib.layers.layer_scale import layer_scale_param_names
 from mfvpose_lib.layers.position_embedding import frozen_sine_position_embedding
 from mfvpose_lib.layers.transformer import TransformerEncoder
-from mfvpose_lib.models.config import build_config
+from mfvpose_lib.models.config import (
+    COCO_256,
+    COCO_384,
+    MPII_256,
+    build_config,
+    task_preset,
+    with_implied_heatmap,
+)
 from mfvpose_lib.models.hrfov import HRFOV, HRFOVConfig
 from mfvpose_lib.models.hrnet import HRNetStage3, HRNetTrunkConfig
 from mfvpose_lib.models.registry import register_family, register_model
@@ -324,37 +331,19 @@ ARCH_TINY = {
     "hidden_heatmap_dim": 192,
 }
 
-# Input settings: (keypoints, input, heatmap, patch); patches give a 16x16 (16x18 at 384) grid.
-DATA_COCO = {"num_keypoints": 17, "input_size": (256, 192), "heatmap_size": (64, 48), "patch_size": (4, 3)}
-DATA_COCO_384 = {
-    "num_keypoints": 17,
-    "input_size": (384, 288),
-    "heatmap_size": (96, 72),
-    "patch_size": (6, 4),
-}
-DATA_MPII = {"num_keypoints": 16, "input_size": (256, 256), "heatmap_size": (64, 64), "patch_size": (4, 4)}
-DATA_TINY_COCO = {
-    "num_keypoints": 17,
-    "input_size": (128, 96),
-    "heatmap_size": (32, 24),
-    "patch_size": (4, 3),
-}
-DATA_TINY_MPII = {
-    "num_keypoints": 16,
-    "input_size": (128, 128),
-    "heatmap_size": (32, 32),
-    "patch_size": (4, 4),
-}
+# Input settings: the task preset and the patch; patches give a 16x16 (16x18 at 384) grid.
+DATA_COCO = {**COCO_256, "patch_size": (4, 3)}
+DATA_COCO_384 = {**COCO_384, "patch_size": (6, 4)}
+DATA_MPII = {**MPII_256, "patch_size": (4, 4)}
+DATA_TINY_COCO = {**task_preset(17, (128, 96)), "patch_size": (4, 3)}
+DATA_TINY_MPII = {**task_preset(16, (128, 128)), "patch_size": (4, 4)}
 
 
 def resolve_overrides(overrides: dict, arch: dict | None = None, data: dict | None = None) -> dict:
     """A new ``input_size`` without a ``heatmap_size`` brings its own 1/4-resolution heatmap;
     the paper-size members take TokenPose's head width H'·W'/8 at every heatmap size (384 at
     64x48, 864 at 96x72, 512 at 64x64) unless the architecture or the caller fixes it."""
-    overrides = dict(overrides)
-    if "input_size" in overrides and "heatmap_size" not in overrides:
-        h, w = overrides["input_size"]
-        overrides["heatmap_size"] = (int(h) // 4, int(w) // 4)
+    overrides = with_implied_heatmap(overrides)
     if arch is not None and "hidden_heatmap_dim" not in arch and "hidden_heatmap_dim" not in overrides:
         hm_h, hm_w = overrides.get("heatmap_size", (data or {}).get("heatmap_size", (64, 48)))
         overrides["hidden_heatmap_dim"] = int(hm_h) * int(hm_w) // 8

@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mfvpose_lib.study.setup import is_synthetic_label
+from mfvpose_lib.data.source_label import is_synthetic_label
 
 CONFIRMED_BY_COUNTS = "confirmed by the architecture's own counts"
 CONTRADICTED_BY_COUNTS = "contradicted by the architecture's own counts"
@@ -96,7 +96,7 @@ class ClaimInputs:
     table4_seeds: pd.DataFrame | None = None  # figures/table4_seeds.csv (notebook 16)
     histories: Mapping[tuple[str, int], pd.DataFrame] = field(default_factory=dict)  # ablation metrics.csv
     erf: pd.DataFrame | None = None  # analysis.receptive_field.erf_table of the study's models
-    footprint: object | None = None  # analysis.dilation.DilationFootprint of the study's HRFOV
+    footprint: object | None = None  # models.dilation.DilationFootprint of the study's HRFOV
     erf_source: str = ""  # what the ERF was measured on
 
     @property
@@ -492,7 +492,7 @@ def receptive_field_claim(erf: pd.DataFrame | None, footprint=None, erf_source: 
     return Claim("hrfov_receptive_field", "receptive field",
                  "HRFOV widens the receptive field of the backbone while keeping its 1/4 resolution.",
                  "no number (a statement of the text and of Figure 3)", evidence,
-                 "mfvpose_lib.analysis.receptive_field (model_erf_maps, erf_table); analysis.dilation.dilation_footprint_info",
+                 "mfvpose_lib.analysis.receptive_field (model_erf_maps, erf_table); models.dilation.dilation_footprint_info",
                  widening_verdict(erf), ERF_SETTLE)  # fmt: skip
 
 
@@ -687,7 +687,7 @@ def measure_receptive_fields(models: Mapping[str, object], images=None, *, num_s
 
 def hrfov_footprint(model):
     """The theoretical footprint of a model's HRFOV (None for a model without one)."""
-    from mfvpose_lib.analysis.dilation import dilation_footprint_info
+    from mfvpose_lib.models.dilation import dilation_footprint_info
 
     hrfov = getattr(model, "hrfov", None)
     return None if hrfov is None else dilation_footprint_info(hrfov.cfg.rates, hrfov.cfg.topology)
@@ -714,8 +714,8 @@ def receptive_field_evidence(settings, data_root: str | Path, run_dir: str | Pat
     saying what was measured."""
     import torch
 
-    from mfvpose_lib.analysis.study import load_study_models, val_crops
     from mfvpose_lib.study.data_needs import datasets_available
+    from mfvpose_lib.study.trained import load_study_models, val_crops
 
     study = load_study_models(settings, run_dir, device=device)
     name = getattr(study.trained, "model_name", None) or settings.for_dataset("coco").model

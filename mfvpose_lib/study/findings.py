@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from mfvpose_lib.analysis.attribution import ATTRIBUTION_METHODS, disc_share, mass_within, occlusion_window
-from mfvpose_lib.study.setup import is_synthetic_label
+from mfvpose_lib.data.source_label import is_synthetic_label
 
 #: A map is "concentrated near the joint" when the disc holds this many times an even map's share.
 CONCENTRATED = 2.0
@@ -240,4 +240,70 @@ def submission_findings(submissions: Sequence, *, scope: RunScope) -> list[Findi
             people = len(json.load(fh))
         findings.append(Finding(f"{submission.model} wrote {people} person results to {submission.path.name}, in "
                                 "the server's format.", caveat))  # fmt: skip
+    return findings
+
+
+def cost_findings(table: pd.DataFrame, *, model_row: str = "MfvPose",
+                  against: Sequence[str] = ("HRNet-W32", "TokenPose-L/D6")) -> list[Finding]:  # fmt: skip
+    """MfvPose's parameters and GFLOPs as counted on our rebuilt architecture, each compared with
+    a published baseline's (its own count of the same registered model)."""
+    counts = table.drop_duplicates("method").set_index("method")
+    columns = {"params": "ours params (M)", "GFLOPs": "ours GFLOPs (paper convention)"}
+    if model_row not in counts.index or pd.isna(counts.loc[model_row, columns["params"]]):
+        return []
+    mine = counts.loc[model_row]
+    caveat = (f"counted on our rebuild of the architecture ({mine['model']}, {mine['input']}); the paper "
+              "prints no counts for MfvPose; counts do not depend on the data")  # fmt: skip
+    findings = []
+    for other in against:
+        if other not in counts.index or pd.isna(counts.loc[other, columns["params"]]):
+            continue
+        changes = [f"{(mine[col] / counts.loc[other, col] - 1) * 100:+.0f}% {name} "
+                   f"({mine[col]:.1f} against {counts.loc[other, col]:.1f})" for name, col in columns.items()]  # fmt: skip
+        findings.append(Finding(f"{model_row} against {other}: {' and '.join(changes)}.", caveat))
+    return findings
+
+
+# ---------------------------------------------------------------------------------------------
+# Notebook 16: the ablation
+# ---------------------------------------------------------------------------------------------
+
+
+def ablation_findings(table: pd.DataFrame, summary: Mapping, layer_scales: pd.DataFrame, *,
+                      scope: RunScope) -> list[Finding]:  # fmt: skip
+    """Each row's paired verdict, whether the design can resolve the paper's gain, and how far
+    the LSW rows' λ moved from its initial value."""
+    caveat = scope.caveat("paired seeds, final weights, flip test")
+    findings = [Finding(str(v), caveat) for v in table["verdict"].iloc[1:]]
+    mdd, gain = summary["minimum_detectable_difference"], summary["paper_gain"]
+    if np.isfinite(mdd):
+        resolves = ("so it could resolve the paper's +{gain:.2f}" if mdd <= gain else
+                    "{ratio:.0f} times the paper's +{gain:.2f}: this table can neither confirm nor refute it")
+        findings.append(Finding(f"This design detects a true difference of {mdd:.2f} PCKh (80% power, 5% level), "
+                                + resolves.format(gain=gain, ratio=mdd / gain) + ".", caveat))  # fmt: skip
+    if len(layer_scales):
+        ratio = layer_scales["mean |λ| / init"]
+        findings.append(Finding(
+            f"The LSW rows' mean |λ| per layer and branch ended at {ratio.min():.2f} to {ratio.max():.2f} times its "
+            f"initial value {layer_scales['init'].iloc[0]:g}"
+            + (": λ hardly trained in this schedule." if (ratio - 1).abs().max() < 0.1 else "."),
+            scope.caveat("final weights of every LSW cell")))  # fmt: skip
+    return findings
+
+
+def noise_findings(noise: pd.DataFrame, per_seed: pd.DataFrame, *, scope: RunScope) -> list[Finding]:
+    """How much seed noise each statistic carries (``study.noise.noise_table``) and whether the
+    finer statistic moves with PCKh@0.5 across the trained cells (then the spread lies between
+    the trained models, not in joints flipping across the PCKh threshold)."""
+    from mfvpose_lib.study.ablation import FINE_METRIC, METRIC
+    from mfvpose_lib.study.noise import noise_statements
+
+    caveat = scope.caveat("the spread of few seeds is itself uncertain")
+    findings = [Finding(s, caveat) for s in noise_statements(noise)]
+    if {METRIC, FINE_METRIC} <= set(per_seed) and len(per_seed) > 2:
+        r = float(np.corrcoef(per_seed[METRIC], per_seed[FINE_METRIC])[0, 1])
+        reading = ("they rank the trained models alike, so a finer statistic alone does not remove the noise"
+                   if abs(r) >= 0.9 else "they disagree often enough that the threshold itself adds noise")  # fmt: skip
+        findings.append(Finding(f"Over the {len(per_seed)} trained cells, {METRIC} and {FINE_METRIC} correlate at "
+                                f"r = {r:+.2f}: {reading}.", caveat))  # fmt: skip
     return findings

@@ -2,49 +2,52 @@
 
 A notebook receives only the profile's name in its ``parameters`` cell and looks the
 rest up here, so a batch run and an interactive run agree on every setting.
+
+A profile's training settings are values of :class:`~mfvpose_lib.engine.train_config.TrainConfig`
+fields: ``training`` for every run, a :class:`DatasetRecipe` per data set over it, both checked
+against the fields when this module is imported. :meth:`Profile.for_dataset` lays them over
+TrainConfig's defaults.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass, replace
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
 
+from mfvpose_lib.data.spec import get_dataset_spec
 from mfvpose_lib.data.transforms import AugmentationConfig
+from mfvpose_lib.engine.config_file import check_settings
+from mfvpose_lib.engine.train_config import TrainConfig
 
 
-@dataclass(frozen=True)
-class DatasetRecipe:
-    """What a profile trains on one data set; ``None`` fields take the profile's value."""
+class TrainSettings(Mapping[str, Any]):
+    """Values for some :class:`TrainConfig` fields, checked by name and type against the fields
+    when made, so a misspelt setting fails when the profiles are imported."""
 
-    model: str
-    # crop size (H, W) overriding the model's default; None keeps it (MPII: square crops)
-    input_size: tuple[int, int] | None = None
-    # training augmentation; None: the data set's reference recipe (HRNet/TokenPose)
-    augmentation: AugmentationConfig | None = None
-    epochs: int | None = None
-    lr_steps: tuple[int, ...] | None = None
-    workers: int | None = None
-    batch_size: int | None = None
-    lr: float | None = None
-    threads: int | None = None
-    cache_images: bool | None = None
+    def __init__(self, **values: Any) -> None:
+        self._values = check_settings(values, source=type(self).__name__)
+
+    def __getitem__(self, key: str) -> Any:
+        return self._values[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self._values.items())})"
 
 
-@dataclass(frozen=True)
-class DatasetSettings:
-    """A profile's :class:`DatasetRecipe` on one data set with the profile's defaults filled in."""
+class DatasetRecipe(TrainSettings):
+    """What a profile trains on one data set: the model, and the settings where this data set's run
+    differs from the profile's (crop size, augmentation, schedule ...)."""
 
-    dataset: str
-    model: str
-    epochs: int
-    lr_steps: tuple[int, ...]
-    workers: int
-    input_size: tuple[int, int] | None
-    augmentation: AugmentationConfig | None
-    batch_size: int
-    lr: float
-    threads: int | None
-    cache_images: bool
+    def __init__(self, model: str, **values: Any) -> None:
+        super().__init__(model=model, **values)
 
 
 @dataclass(frozen=True)
@@ -54,23 +57,10 @@ class Profile:
     # synthetic data rendered when the data root is empty (images per split)
     synth_train: int
     synth_val: int
-    # what is trained on each data set of the study: model, crop size, augmentation, schedule
+    # TrainConfig values of every run of this profile, over TrainConfig's defaults
+    training: TrainSettings
+    # what is trained on each data set of the study, over ``training``: model, crop size, augmentation, schedule
     datasets: Mapping[str, DatasetRecipe]
-    epochs: int
-    batch_size: int
-    lr: float
-    lr_steps: tuple[int, ...]
-    workers: int
-    # --- training details (engine.train.TrainConfig fields of the same names)
-    sigma: float | None = 2.0  # target σ in heatmap px; None: the model family's (2, or 3 at 384x288)
-    threads: int | None = None  # torch CPU threads for training; None: torch's default
-    cache_images: bool = False  # decoded images held in memory (TrainConfig.cache_images)
-    warmup_epochs: float = 0.0
-    clip_grad_norm: float | None = None
-    amp: str = "auto"
-    eval_every: int = 1
-    val_boxes: str = "det"  # COCO boxes of the per-epoch validation (MPII uses its own)
-    val_flip: bool = True
     needs_pretrained: bool = False  # warn loudly when no ImageNet backbone is given
     synth_seed: int = 0
     # each model's public recipe (total batch, lr, schedule) replaces batch_size/lr/epochs/lr_steps
@@ -80,32 +70,28 @@ class Profile:
     ablation_seeds: int = 3
     ablation_parallel: int = 1  # training processes at once (each with ``threads`` threads)
 
-    def for_dataset(self, dataset: str) -> DatasetSettings:
-        """The settings of this profile's run on ``dataset``, the profile's own where its recipe
-        gives none."""
+    def for_dataset(
+        self, dataset: str, data_root: str | Path = "", out_dir: str | Path = "", **overrides
+    ) -> TrainConfig:
+        """This profile's run on ``dataset``: TrainConfig's defaults, then the profile's ``training``,
+        then the data set's recipe, then ``overrides`` (None: not given). Without ``data_root`` and
+        ``out_dir`` it describes the recipe only (``study.runs.config_from_profile`` places a run)."""
         try:
             recipe = self.datasets[dataset]
         except KeyError:
             raise KeyError(
                 f"profile {self.name!r} trains nothing on {dataset!r}; its data sets are {', '.join(self.datasets)}"
             ) from None
-        def pick(field: str):
-            value = getattr(recipe, field)
-            return getattr(self, field) if value is None else value
-
-        return DatasetSettings(
-            dataset=dataset,
-            model=recipe.model,
-            epochs=pick("epochs"),
-            lr_steps=pick("lr_steps"),
-            workers=pick("workers"),
-            input_size=recipe.input_size,
-            augmentation=recipe.augmentation,
-            batch_size=pick("batch_size"),
-            lr=pick("lr"),
-            threads=pick("threads"),
-            cache_images=pick("cache_images"),
-        )
+        values = {**self.training, **recipe, "dataset": dataset, "data_root": str(data_root),
+                  "out_dir": str(out_dir), "profile": self.name}  # fmt: skip
+        if "val_boxes" in values:  # the profile asks for detection boxes; MPII has only its own
+            values["val_boxes"] = get_dataset_spec(dataset).boxes_for(values["val_boxes"])
+        given = {k: v for k, v in overrides.items() if v is not None}
+        if self.public_recipe:
+            values.update(public_recipe(given.get("model") or values["model"]).settings)
+        if "batch_size" in given and "total_batch" not in given:
+            values["total_batch"] = None  # an explicit per-process batch wins over the recipe's total
+        return TrainConfig(**{**values, **given})
 
 
 # Augmentation for short CPU runs: smaller rotations and scale changes, rare half-body crops.
@@ -120,16 +106,13 @@ PROFILES: dict[str, Profile] = {
         synth_train=24,
         synth_val=8,
         synth_test=4,
+        training=TrainSettings(
+            epochs=1, batch_size=8, lr=1e-3, lr_steps=(), workers=0, sigma=2.0, val_boxes="det"
+        ),
         datasets={
             "coco": DatasetRecipe("mfvpose_tiny", input_size=(64, 48)),
             "mpii": DatasetRecipe("mfvpose_tiny_mpii", input_size=(64, 64)),
         },
-        epochs=1,
-        batch_size=8,
-        lr=1e-3,
-        lr_steps=(),
-        workers=0,
-        val_flip=True,
     ),
     "cpu": Profile(
         name="cpu",
@@ -138,6 +121,18 @@ PROFILES: dict[str, Profile] = {
         # 1000 people: evaluation noise (bootstrap over people) well under the seed spread
         synth_val=1000,
         synth_test=100,
+        training=TrainSettings(
+            epochs=30, batch_size=16, lr=1e-3, lr_steps=(22, 27), workers=1, warmup_epochs=1.0, eval_every=5,
+            val_flip=False, val_boxes="det",
+            # the MPII runs: one compute thread each, two side by side (two threads per run would be
+            # four on two cores)
+            threads=1,
+            # decoded once and held in memory: the COCO run peaked at 1.4 GB RSS against 0.5 GB without
+            cache_images=True,
+            # the paper's σ = 2 on 64x48 heatmaps would be σ = 0.5 on these 16x12 ones; of 0.6, 1.0 and 2.0,
+            # 1.0 gave the highest AP after 5 epochs
+            sigma=1.0,
+        ),  # fmt: skip
         datasets={
             # small crops: a quarter of the pixels of the models' defaults, so four times the
             # updates; augmentation milder than the reference recipes, which are tuned for 200+ epochs.
@@ -156,23 +151,7 @@ PROFILES: dict[str, Profile] = {
                 epochs=8, lr_steps=(6, 7), workers=0,
             ),  # fmt: skip
         },
-        epochs=30,
-        batch_size=16,
-        lr=1e-3,
-        lr_steps=(22, 27),
-        workers=1,
         ablation_parallel=2,
-        # the MPII runs: one compute thread each, two side by side (two threads per run would be
-        # four on two cores)
-        threads=1,
-        # decoded once and held in memory: the COCO run peaked at 1.4 GB RSS against 0.5 GB without
-        cache_images=True,
-        warmup_epochs=1.0,
-        eval_every=5,
-        val_flip=False,
-        # the paper's σ = 2 on 64x48 heatmaps would be σ = 0.5 on these 16x12 ones; of 0.6, 1.0 and 2.0,
-        # 1.0 gave the highest AP after 5 epochs
-        sigma=1.0,
     ),
     "gpu": Profile(
         name="gpu",
@@ -180,37 +159,26 @@ PROFILES: dict[str, Profile] = {
         synth_train=8000,
         synth_val=1000,
         synth_test=500,
+        training=TrainSettings(
+            epochs=40, batch_size=64, lr=1e-3, lr_steps=(30, 36), workers=8, warmup_epochs=1.0, eval_every=5,
+            sigma=None, amp="auto", val_boxes="det",
+        ),  # fmt: skip
         datasets={
             "coco": DatasetRecipe("mfvpose_b"),
             # the ablation's size: TokenPose-L/D6 plus HRFOV and LSW
             "mpii": DatasetRecipe("mfvpose_l_d6_mpii", epochs=24, lr_steps=(18, 22)),
         },
-        epochs=40,
-        batch_size=64,
-        lr=1e-3,
-        lr_steps=(30, 36),
-        workers=8,
-        warmup_epochs=1.0,
-        eval_every=5,
-        val_flip=True,
-        sigma=None,
-        amp="auto",
     ),
     "paper": Profile(
         name="paper",
         description="each model's public recipe on COCO 2017 / MPII and a GPU (fp32 unless AMP is asked for)",
         synth_train=0,
         synth_val=0,
+        training=TrainSettings(
+            epochs=300, batch_size=32, lr=1e-3, lr_steps=(200, 260), workers=8, sigma=None, amp="off",
+            eval_every=10, val_boxes="det",
+        ),  # fmt: skip
         datasets={"coco": DatasetRecipe("mfvpose_b"), "mpii": DatasetRecipe("mfvpose_l_d24_mpii")},
-        epochs=300,
-        batch_size=32,
-        lr=1e-3,
-        lr_steps=(200, 260),
-        workers=8,
-        sigma=None,
-        amp="off",
-        val_flip=True,
-        eval_every=10,
         needs_pretrained=True,
         public_recipe=True,
     ),
@@ -221,10 +189,7 @@ PROFILES: dict[str, Profile] = {
 class PublicRecipe:
     """The training settings of a model's public yaml files (4 GPUs in every reference)."""
 
-    total_batch: int
-    lr: float
-    epochs: int
-    lr_steps: tuple[int, ...]
+    settings: TrainSettings  # total_batch, lr, epochs, lr_steps
     source: str
 
 
@@ -234,15 +199,20 @@ class PublicRecipe:
 # TokenPose-B and HRNet on COCO 4 x 32 = 128; TokenPose-L and every MPII model 4 x 16 = 64.
 def public_recipe(model: str) -> PublicRecipe:
     """The public recipe of a registered model name (the paper's for MfvPose)."""
+
+    def recipe(total_batch: int, epochs: int, lr_steps: tuple[int, int], source: str) -> PublicRecipe:
+        settings = TrainSettings(total_batch=total_batch, lr=1e-3, epochs=epochs, lr_steps=lr_steps)
+        return PublicRecipe(settings, source)
+
     mpii = model.endswith("_mpii")
     if model.startswith("hrnet_"):
-        return PublicRecipe(64 if mpii else 128, 1e-3, 210, (170, 200), "HRNet experiments/*.yaml")
+        return recipe(64 if mpii else 128, 210, (170, 200), "HRNet experiments/*.yaml")
     if model.startswith("simplebaseline_"):
-        return PublicRecipe(64 if mpii else 128, 1e-3, 140, (90, 120), "SimpleBaseline experiments/*.yaml")
+        return recipe(64 if mpii else 128, 140, (90, 120), "SimpleBaseline experiments/*.yaml")
     if model.startswith(("tokenpose_", "mfvpose_")):
         large = "_l_" in model
         source = "TokenPose experiments/*.yaml" + (" (the MfvPose paper follows it)" if model.startswith("mfvpose") else "")
-        return PublicRecipe(64 if (mpii or large) else 128, 1e-3, 300, (200, 260), source)
+        return recipe(64 if (mpii or large) else 128, 300, (200, 260), source)
     raise KeyError(f"no public recipe is known for model {model!r}")
 
 
@@ -262,9 +232,14 @@ def profile_table(selected: str | None = None):
     """One row per profile: its settings, with each data set's recipe in ``<dataset> …`` columns."""
     import pandas as pd
 
+    defaults = {f.name: f.default for f in fields(TrainConfig)}
+    # every setting some profile gives for all its runs; a profile that leaves it out has TrainConfig's default
+    shared = list(dict.fromkeys(key for profile in PROFILES.values() for key in profile.training))
     rows = []
     for profile in PROFILES.values():
-        row = {k: v for k, v in asdict(profile).items() if k != "datasets"}
+        row = {f.name: getattr(profile, f.name) for f in fields(profile)
+               if f.name not in ("training", "datasets")}  # fmt: skip
+        row.update({key: profile.training.get(key, defaults[key]) for key in shared})
         for dataset in profile.datasets:
             recipe = profile.for_dataset(dataset)
             row[f"{dataset} model"] = recipe.model

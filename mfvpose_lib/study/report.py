@@ -7,7 +7,8 @@ tables' pictures copied into ``report/figures/``), and links to every executed n
 HTML with nbconvert. Each notebook page is self-contained and needs no network: its pictures are
 embedded in the page, the page loads no script (no require.js, MathJax or widget manager from a
 CDN), and an output that is only a widget view keeps its text form. The study's explorers display
-as PNG pictures in a batch run (``viz.widgets.in_batch_run``), so those pictures are on the pages.
+as PNG pictures when papermill executes them (``viz.widgets.executed_without_frontend``), so those
+pictures are on the pages.
 
 Every file is written atomically; the report can be rebuilt from a run folder at any time
 (``mfvpose report --out runs/PROFILE``).

@@ -16,13 +16,12 @@ from typing import Any
 
 import torch
 
-from mfvpose_lib.data.spec import get_dataset_spec
 from mfvpose_lib.engine.checkpointing import BEST_NAME, LAST_NAME
 from mfvpose_lib.engine.config_file import ConfigFileError
 from mfvpose_lib.engine.train import train
 from mfvpose_lib.engine.train_config import TrainConfig
 from mfvpose_lib.io_utils import jsonable
-from mfvpose_lib.study.profiles import get_profile, public_recipe
+from mfvpose_lib.study.profiles import get_profile
 
 
 def config_from_profile(
@@ -30,37 +29,7 @@ def config_from_profile(
 ) -> TrainConfig:
     """A :class:`TrainConfig` with the profile's recipe for ``dataset``; ``overrides`` (not
     None) replace single fields, e.g. ``epochs=5`` or ``device="cuda"``."""
-    recipe = profile.for_dataset(dataset)
-    values: dict[str, Any] = {
-        "model": recipe.model,
-        "dataset": dataset,
-        "data_root": str(data_root),
-        "out_dir": str(out_dir),
-        "epochs": recipe.epochs,
-        "batch_size": recipe.batch_size,
-        "lr": recipe.lr,
-        "lr_steps": recipe.lr_steps,
-        "warmup_epochs": profile.warmup_epochs,
-        "clip_grad_norm": profile.clip_grad_norm,
-        "amp": profile.amp,
-        "workers": recipe.workers,
-        "threads": recipe.threads,
-        "cache_images": recipe.cache_images,
-        "sigma": profile.sigma,
-        "input_size": recipe.input_size,
-        "augmentation": recipe.augmentation,
-        "eval_every": profile.eval_every,
-        "val_boxes": get_dataset_spec(dataset).boxes_for(profile.val_boxes),
-        "val_flip": profile.val_flip,
-        "profile": profile.name,
-    }
-    if profile.public_recipe:
-        public = public_recipe(overrides.get("model") or values["model"])
-        values.update(total_batch=public.total_batch, lr=public.lr, epochs=public.epochs, lr_steps=public.lr_steps)
-    if overrides.get("batch_size") is not None and overrides.get("total_batch") is None:
-        values["total_batch"] = None  # an explicit per-process batch wins over the recipe's total
-    values.update({k: v for k, v in overrides.items() if v is not None})
-    return TrainConfig(**values)
+    return profile.for_dataset(dataset, data_root, out_dir, **overrides)
 
 
 def run_dir_for(run_dir: str | Path, dataset: str) -> Path:
@@ -127,18 +96,19 @@ def ensure_run(config: TrainConfig, *, callbacks: Iterable = ()) -> Path:
     return Path(config.out_dir) / BEST_NAME
 
 
-def resolve_config(profile_name: str | None, file_values: dict[str, Any], cli_values: dict[str, Any],
-                   source: str = "command line"):  # fmt: skip
-    """TrainConfig from the profile, then the file, then the flags (None means not given)."""
+def resolve_config(file_values: dict[str, Any], cli_values: dict[str, Any], *, source: str = "command line",
+                   default_profile: str = "smoke") -> TrainConfig:  # fmt: skip
+    """TrainConfig from its defaults, then the profile, then the file, then the flags (None: not
+    given); the profile is the one the flags name, else the file's, else ``default_profile``."""
     merged = {**file_values, **{k: v for k, v in cli_values.items() if v is not None}}
-    profile = get_profile(merged.pop("profile", None) or profile_name or "smoke")
     missing = [k for k in ("data_root", "out_dir") if not merged.get(k)]
     if missing:
         raise ConfigFileError(f"{source}: no {' or '.join(missing)} given (set it in the file or by flag)")
-    dataset = merged.pop("dataset", None) or "coco"
-    data_root, out_dir = merged.pop("data_root"), merged.pop("out_dir")
     try:
-        return config_from_profile(profile, dataset, data_root, out_dir, **merged)
+        profile = get_profile(merged.pop("profile", None) or default_profile)
+        return config_from_profile(profile, merged.pop("dataset", None) or "coco", **merged)
+    except KeyError as err:
+        raise ConfigFileError(f"{source}: {err.args[0]}") from None
     except (TypeError, ValueError) as err:
         raise ConfigFileError(f"{source}: {err}") from None
 

@@ -13,17 +13,11 @@ from typing import NamedTuple
 
 import torch
 
+from mfvpose_lib.data.source_label import SYNTHETIC_LABEL
 from mfvpose_lib.data.spec import available_datasets
 from mfvpose_lib.data.synth import ensure_synthetic, is_complete, is_synthetic_root, synthetic_set_name
 from mfvpose_lib.device import resolve_device
 from mfvpose_lib.study.profiles import Profile, get_profile
-
-# How a data label starts when the numbers come from the built-in synthetic set, not from COCO/MPII.
-SYNTHETIC_LABEL = "built-in synthetic"
-
-
-def is_synthetic_label(data: str) -> bool:
-    return data.startswith(SYNTHETIC_LABEL)
 
 
 class Study(NamedTuple):

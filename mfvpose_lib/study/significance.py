@@ -59,6 +59,15 @@ def welch_difference(values: np.ndarray, baseline: np.ndarray, confidence: float
     return Interval(d, d - half, d + half, float(p), "Welch t")
 
 
+def paired_t_power(difference: float, sd: float, n: int, alpha: float = 0.05) -> float:
+    """Probability that a two-sided paired t-test at level ``alpha`` on ``n`` pairs whose
+    differences spread by ``sd`` rejects when the true mean difference is ``difference`` (non-central t)."""
+    dof = n - 1
+    crit = stats.t.ppf(1 - alpha / 2, dof)
+    nc = difference / (sd / np.sqrt(n))
+    return float(stats.nct.sf(crit, dof, nc) + stats.nct.cdf(-crit, dof, nc))
+
+
 def minimum_detectable_difference(sd: float, n: int, alpha: float = 0.05, power: float = 0.8) -> float:
     """Smallest true mean difference a two-sided paired t-test on ``n`` pairs with difference
     spread ``sd`` detects with probability ``power`` at level ``alpha`` (non-central t)."""
@@ -67,13 +76,11 @@ def minimum_detectable_difference(sd: float, n: int, alpha: float = 0.05, power:
     if sd == 0:
         return 0.0
     dof = n - 1
-    crit = stats.t.ppf(1 - alpha / 2, dof)
     if dof >= 100:  # the non-central t is numerically unstable there and the t approximation exact enough
-        return float((crit + stats.t.ppf(power, dof)) * sd / np.sqrt(n))
+        return float((stats.t.ppf(1 - alpha / 2, dof) + stats.t.ppf(power, dof)) * sd / np.sqrt(n))
 
     def shortfall(delta: float) -> float:
-        nc = delta / (sd / np.sqrt(n))
-        return stats.nct.sf(crit, dof, nc) + stats.nct.cdf(-crit, dof, nc) - power
+        return paired_t_power(delta, sd, n, alpha) - power
 
     upper = sd
     while shortfall(upper) < 0:
@@ -83,7 +90,8 @@ def minimum_detectable_difference(sd: float, n: int, alpha: float = 0.05, power:
 
 def bootstrap_standard_error(correct: np.ndarray, counted: np.ndarray, *, resamples: int = 1000, seed: int = 0) -> float:
     """Standard error of a pooled rate (100·Σcorrect/Σcounted) when the evaluated people are
-    resampled: the evaluation's own sampling noise, apart from any training noise."""
+    resampled: the evaluation's own sampling noise, apart from any training noise. Any pooled ratio
+    works: per-person error sums in place of ``correct`` give a pooled mean error's."""
     correct, counted = np.asarray(correct, float), np.asarray(counted, float)
     rng = np.random.default_rng(seed)
     picks = rng.integers(0, correct.size, size=(resamples, correct.size))
@@ -91,13 +99,21 @@ def bootstrap_standard_error(correct: np.ndarray, counted: np.ndarray, *, resamp
     return float(rates.std(ddof=1))
 
 
-def verdict(label: str, interval: Interval, unit: str, n: int) -> str:
-    """One computed sentence: the difference, its interval and whether it exceeds seed noise."""
+def verdict(label: str, interval: Interval, unit: str, n: int, *, higher_is_better: bool = True) -> str:
+    """One computed sentence: the difference, its interval and whether it exceeds seed noise.
+
+    For a statistic where lower is better the unit says so ("-0.80 mean normalised error (lower is
+    better)") and a resolved difference is called better or worse accordingly."""
+    if not higher_is_better:
+        unit = f"{unit} (lower is better)"
     if not np.isfinite(interval.low):
         return f"{label}: {interval.estimate:+.2f} {unit} over the baseline from {n} seed(s); too few seeds for an interval."
     exceeds = "exceeds" if interval.excludes_zero else "does not exceed"
+    direction = ""
+    if interval.excludes_zero and not higher_is_better:  # a sign alone would read backwards here
+        direction = ": better than the baseline" if interval.high < 0 else ": worse than the baseline"
     return (
         f"{label}: {interval.estimate:+.2f} {unit} over the baseline (95% CI {interval.low:+.2f} to "
         f"{interval.high:+.2f}, {interval.method} over {n} seeds, p = {interval.p_value:.3f}): the difference "
-        f"{exceeds} seed noise."
+        f"{exceeds} seed noise{direction}."
     )

@@ -22,9 +22,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from mfvpose_lib.data.source_label import is_synthetic_label
 from mfvpose_lib.data.spec import get_dataset_spec
 from mfvpose_lib.io_utils import atomic_write_text, read_json
-from mfvpose_lib.study.setup import is_synthetic_label
 
 # Published accuracy columns per table and the keys of our metrics that fill them.
 COCO_COLUMNS = {"AP": "AP", "AP50": "AP50", "AP75": "AP75", "APM": "APM", "APL": "APL", "AR": "AR"}
@@ -163,8 +163,8 @@ def build_table(name: str, ours: list[OurAccuracy], *, submissions: list | None 
         model = registered_name_for(dataset, rec["method"], rec["input"]) or ""
         acc = by_model.get(model)
         placed.add(model)
-        row = {"method": rec["method"], "input": rec["input"], "model": model,
-               "paper params (M)": rec["params_M"], "paper GFLOPs": rec["gflops"],
+        row = {"method": rec["method"], "input": rec["input"], "pretrain": _pretrain(rec.get("pretrain")),
+               "model": model, "paper params (M)": rec["params_M"], "paper GFLOPs": rec["gflops"],
                **{f"paper {col}": rec.get(col, np.nan) for col in columns},
                "paper status": rec["status"], "paper source": rec["source"],
                **_complexity_columns(model), **_accuracy_columns(acc, columns)}  # fmt: skip
@@ -184,6 +184,11 @@ def build_table(name: str, ours: list[OurAccuracy], *, submissions: list | None 
         table["ours submission"] = [shown_path(submitted[m].path, base or ".") if m in submitted else ""
                                     for m in table["model"]]  # fmt: skip
     return table
+
+
+def _pretrain(flag) -> str:
+    """The reference files' Y/N pretraining flag in words; empty where the file has none."""
+    return {"Y": "ImageNet", "N": "none"}.get(str(flag).strip().upper(), "")
 
 
 def _default_input_size(model: str) -> tuple[int, int]:

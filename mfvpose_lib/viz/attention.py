@@ -1,11 +1,8 @@
 """Pictures of the Transformer side: patches, position embedding, LayerScale, attention maps.
 
-The computations (rollout, one layer's keypoint rows) live in :mod:`mfvpose_lib.analysis.attention`
-and are re-exported here. The attention maps come from :class:`~mfvpose_lib.layers.AttentionRecorder`: one
-``(B, heads, K + N, K + N)`` tensor per encoder layer, keypoint tokens first. Two readings
-of them are offered: one layer's keypoint-token rows (:func:`keypoint_attention`) and the
-attention rollout of Abnar & Zuidema (ACL 2020) across layers (:func:`attention_rollout`),
-which follows attention through the residual stream instead of looking at one layer alone.
+The attention maps are recorded by :class:`~mfvpose_lib.analysis.attention.AttentionRecorder`,
+and the readings drawn here (one layer's keypoint-token rows, the attention rollout of Abnar &
+Zuidema, ACL 2020, across layers) are computed in :mod:`mfvpose_lib.analysis.attention`.
 """
 
 from __future__ import annotations
@@ -17,15 +14,7 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from mfvpose_lib.analysis.attention import (  # noqa: F401 - re-exported for older imports
-    attention_rollout,
-    head_map,
-    keypoint_attention,
-    keypoint_rollout,
-)
 from mfvpose_lib.viz.overlay import MAX_OPACITY, draw_over_image
-
-_head_map = head_map
 
 
 def plot_patch_grid(image: np.ndarray, patch_pixels: tuple[int, int], *, title: str = "") -> Figure:

@@ -2,6 +2,7 @@
 attention per layer and head, the rollout, and the heatmap each keypoint token predicts.
 
 They only draw: the forward pass and its caches are in :mod:`mfvpose_lib.analysis.inspection`.
+Layer and head arguments follow the rule of :mod:`mfvpose_lib.analysis.attention`.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
-from mfvpose_lib.analysis.attention import keypoint_rollout
+from mfvpose_lib.analysis.attention import head_label, keypoint_rollout, layer_number
 from mfvpose_lib.analysis.inspection import CropInspection
 from mfvpose_lib.viz.attention import panel_grid, plot_keypoint_attention
 from mfvpose_lib.viz.overlay import MAX_OPACITY, draw_over_image
@@ -25,8 +26,11 @@ def _keypoint_list(inspection: CropInspection, keypoints: Sequence[int] | None) 
     return keypoints
 
 
-def _head_label(head: int | None) -> str:
-    return "mean over heads" if head is None else f"head {head}"
+def _layer_title(layer: int, inspection: CropInspection, head: int | None) -> str:
+    """Title words such as 'layer 2 of 4, head 0', the layer counted as people count it."""
+    return (
+        f"layer {layer_number(layer, inspection.num_layers)} of {inspection.num_layers}, {head_label(head)}"
+    )
 
 
 def plot_token_attention(
@@ -38,20 +42,17 @@ def plot_token_attention(
     cols: int = 6,
     **style,
 ) -> Figure:
-    """Each keypoint token's attention to the patches in one layer (0-based index; titles count
-    from 1), over the crop (+: prediction). ``style``: ``cmap``, ``alpha``, ``scale`` of
-    :func:`~mfvpose_lib.viz.attention.plot_keypoint_attention`."""
+    """Each keypoint token's attention to the patches in one layer, over the crop (+: prediction).
+    ``style``: ``cmap``, ``alpha``, ``scale`` of :func:`~mfvpose_lib.viz.attention.plot_keypoint_attention`."""
     keypoints = _keypoint_list(inspection, keypoints)
-    layer_index = range(inspection.num_layers)[layer]
-    attention = inspection.layer_attention(layer_index, head)
     return plot_keypoint_attention(
-        attention,
+        inspection.layer_attention(layer, head),
         image=inspection.image,
         keypoint_names=inspection.keypoint_names or None,
         keypoints=keypoints,
         cols=cols,
         points=inspection.points,
-        title=f"keypoint-token attention, layer {layer_index + 1} of {inspection.num_layers}, {_head_label(head)}",
+        title=f"keypoint-token attention, {_layer_title(layer, inspection, head)}",
         **style,
     )
 
@@ -59,21 +60,20 @@ def plot_token_attention(
 def plot_token_rollout(
     inspection: CropInspection,
     *,
-    last_layer: int | None = None,
+    last_layer: int = -1,
     head: int | None = None,
     residual_weight: float = 0.5,
     keypoints: Sequence[int] | None = None,
     cols: int = 6,
     **style,
 ) -> Figure:
-    """Attention rollout of each keypoint token over the patches, through ``last_layer`` (0-based).
+    """Attention rollout of each keypoint token over the patches, through ``last_layer``.
 
     Under each name: the share of the token's rollout that comes from the patches (the rest
     came from the keypoint tokens).
     """
     keypoints = _keypoint_list(inspection, keypoints)
-    last = range(inspection.num_layers)[-1 if last_layer is None else last_layer]
-    rollout = inspection.rollout(last, head, residual_weight)
+    rollout = inspection.rollout(last_layer, head, residual_weight)
     maps = keypoint_rollout(rollout, inspection.num_keypoints, inspection.patch_grid)
     shares = maps.reshape(maps.shape[0], -1).sum(axis=1)
     return plot_keypoint_attention(
@@ -84,7 +84,7 @@ def plot_token_rollout(
         cols=cols,
         points=inspection.points,
         notes=[f"{s:.0%} from patches" for s in shares],
-        title=f"attention rollout through layer {last + 1} of {inspection.num_layers}, {_head_label(head)}",
+        title=f"attention rollout through {_layer_title(last_layer, inspection, head)}",
         **style,
     )
 

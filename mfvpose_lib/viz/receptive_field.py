@@ -9,8 +9,13 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from mfvpose_lib.analysis.dilation import atrous_branch_receptive_fields, dilation_footprint, has_gridding
 from mfvpose_lib.analysis.receptive_field import erf_radius
+from mfvpose_lib.models.dilation import (
+    atrous_branch_receptive_fields,
+    dilation_footprint,
+    dilation_footprint_info,
+    has_gridding,
+)
 
 
 def _pad_to(array: np.ndarray, size: int) -> np.ndarray:
@@ -176,7 +181,6 @@ def plot_dilation_choice(info, study=None) -> Figure:
 def render_dilation(*, rates="1, 2, 5, 9", topology: str = "cascade", kernel: int = 3, study=None) -> Figure:
     """The dilation explorer's picture: footprint, field and holes of these settings beside the
     study's HRFOV (``study``: an HRFOVConfig; default :class:`HRFOVConfig()`)."""
-    from mfvpose_lib.analysis.dilation import dilation_footprint_info
     from mfvpose_lib.models.hrfov import HRFOVConfig
 
     study = study or HRFOVConfig()

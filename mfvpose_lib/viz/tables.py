@@ -12,7 +12,7 @@ from matplotlib.axes import Axes
 from matplotlib.text import Annotation, Text
 from matplotlib.transforms import Bbox
 
-from mfvpose_lib.study.setup import is_synthetic_label
+from mfvpose_lib.data.source_label import is_synthetic_label
 
 #: Directions tried around a point, in this order, at each distance of ``LABEL_DISTANCES``.
 LABEL_DIRECTIONS = ((1, 1), (1, -1), (-1, 1), (-1, -1), (0, 1), (0, -1), (1, 0), (-1, 0))
@@ -106,7 +106,9 @@ def plot_accuracy_vs_gflops(table: pd.DataFrame, metric: str, *, title: str = ""
     ax = axes[0, 0]
     x = published["paper GFLOPs"].fillna(published["ours GFLOPs (paper convention)"])
     shown = x.notna()
-    labels, common = point_labels(published["method"][shown], published["input"][shown])
+    untrained_start = published.get("pretrain", pd.Series("", index=published.index)).eq("none")
+    methods = published["method"].mask(untrained_start, published["method"] + " (no pretrain)")
+    labels, common = point_labels(methods[shown], published["input"][shown])
     ax.scatter(x, published[f"paper {metric}"], marker="o", color="tab:blue", label="published")
     on_same = ours[ours["ours data"].isin(same_data)]
     if len(on_same):

@@ -1,8 +1,15 @@
-"""Figures of training runs and evaluations; functions return matplotlib figures."""
+"""Figures of training runs and evaluations; functions return matplotlib figures.
+
+:class:`LivePlot` is a training callback (``engine.callbacks``) that redraws the curves after
+every epoch, so a notebook watches its run.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
+
+from mfvpose_lib.engine.callbacks import Callback
 
 
 def plot_training_curves(history: list[dict[str, Any]] | Any, metric: str | None = None, title: str = ""):
@@ -104,3 +111,52 @@ def plot_metric_against_wall_time(curves, metric: str, title: str = ""):
         ax.set_title(title, fontsize=9)
     fig.tight_layout()
     return fig
+
+
+class LivePlot(Callback):
+    """Loss and validation-metric curves redrawn after every epoch in a notebook.
+
+    In a live kernel the figure is replaced in place; in a batch run (papermill) only the
+    final figure is kept, saved to ``save_path`` when given.
+    """
+
+    def __init__(
+        self, metric: str | None = None, title: str = "", save_path: str | Path | None = None
+    ) -> None:
+        self.metric = metric
+        self.title = title
+        self.save_path = Path(save_path) if save_path else None
+        self._handle = None
+        self.figure = None
+
+    def _draw(self, history: list[dict[str, Any]]):
+        import matplotlib.pyplot as plt
+
+        if self.figure is not None:
+            plt.close(self.figure)
+        self.figure = plot_training_curves(history, metric=self.metric, title=self.title)
+        return self.figure
+
+    def on_epoch_end(self, state) -> None:
+        figure = self._draw(state.history)
+        try:
+            from IPython import get_ipython
+            from IPython.display import display
+
+            if get_ipython() is None:
+                return
+            if self._handle is None:
+                self._handle = display(figure, display_id=True)
+            else:
+                self._handle.update(figure)
+        except ImportError:
+            return
+
+    def on_train_end(self, state) -> None:
+        if self.figure is not None and self.save_path is not None:
+            self.save_path.parent.mkdir(parents=True, exist_ok=True)
+            self.figure.savefig(self.save_path, dpi=120, bbox_inches="tight")
+        if self.figure is not None:
+            import matplotlib.pyplot as plt
+
+            plt.close(self.figure)

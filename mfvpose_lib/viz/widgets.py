@@ -13,14 +13,16 @@ notebook built on ``interactive`` would not run unattended. Setting an image's v
 ordinary widget-state update and behaves the same in JupyterLab and in a batch run.
 
 The picture is shown at its natural size (the image widget is as wide as the PNG), and a
-"computing…" label stands beside the controls while a redraw runs. In a batch run (the study
-runner sets ``MFVPOSE_BATCH=1``, see :data:`BATCH_ENV`) an explorer displays as the PNG of its
-current figure instead of a widget view that an executed notebook cannot show.
+"computing…" label stands beside the controls while a redraw runs. Every explorer takes
+``static``: True displays it as the PNG of its current figure (what an executed notebook can
+keep), False as the live widget, None (the default) decides by :func:`executed_without_frontend`,
+so a notebook run by papermill or nbconvert gets pictures and one open in JupyterLab gets widgets.
 
 Control values: ``sample`` is a position in the crop order ``order`` ("val index" or "worst
-error" first); ``keypoint`` is a keypoint index or -1 for all keypoints; ``head`` a head index
-or -1 for the mean over heads; ``layer`` is counted from 1 (in ``"rollout"`` mode: the last
-layer the rollout goes through); ``cmap``, ``opacity`` and ``scale`` style the maps.
+error" first); ``keypoint`` is a keypoint index or None for all keypoints; ``layer`` and ``head``
+are indices as :mod:`mfvpose_lib.analysis.attention` defines them (``head=None``: the mean over
+heads; the layer slider shows layers counted from 1); in ``"rollout"`` mode ``layer`` is the last
+layer the rollout goes through; ``cmap``, ``opacity`` and ``scale`` style the maps.
 """
 
 from __future__ import annotations
@@ -28,7 +30,6 @@ from __future__ import annotations
 import base64
 import html
 import io
-import os
 import struct
 import time
 from collections.abc import Callable
@@ -38,6 +39,7 @@ import ipywidgets as widgets
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
+from mfvpose_lib.analysis.attention import head_label, layer_number, resolve_index
 from mfvpose_lib.analysis.attribution import ATTRIBUTION_METHODS
 from mfvpose_lib.analysis.inspection import CROP_ORDERS, CropInspector
 from mfvpose_lib.viz.attention import SCALES
@@ -47,32 +49,45 @@ from mfvpose_lib.viz.keypoint_tokens import plot_keypoint_heatmaps, plot_token_a
 from mfvpose_lib.viz.overlay import MAX_OPACITY
 from mfvpose_lib.viz.receptive_field import render_dilation
 
-#: Environment variable that marks a non-interactive (batch) run: explorers display as PNGs.
-BATCH_ENV = "MFVPOSE_BATCH"
 COLORMAPS = ("viridis", "magma", "cividis", "inferno")
 
 ATTENTION_MODES = ("layer", "rollout")
-ALL = -1  # the "all keypoints" / "mean over heads" choice of a dropdown
 
 
-def in_batch_run() -> bool:
-    """True when :data:`BATCH_ENV` is set to a non-empty value other than 0."""
-    return os.environ.get(BATCH_ENV, "") not in ("", "0")
+class _Every:
+    """The "all keypoints" / "mean over heads" option of a dropdown (:data:`EVERY`). It stands for
+    the render functions' None, which a dropdown cannot hold (ipywidgets reads a None value as
+    "nothing selected"); :attr:`FigureExplorer.values` turns it back into None."""
+
+    def __repr__(self) -> str:
+        return "EVERY"
 
 
-def _keypoints(keypoint: int) -> list[int] | None:
-    return None if keypoint == ALL else [keypoint]
+EVERY = _Every()
+
+
+def executed_without_frontend() -> bool:
+    """True while a notebook executor (papermill, nbclient, ``jupyter nbconvert --execute``) runs
+    the current cell, False in a frontend a person uses and outside a Jupyter kernel.
+
+    nbclient, which the executors share, sends every cell with ``allow_stdin=False``, because
+    nobody is there to answer ``input()``; JupyterLab, Notebook and VS Code send ``True``.
+    """
+    from IPython import get_ipython  # installed with ipywidgets
+
+    kernel = getattr(get_ipython(), "kernel", None)
+    if kernel is None:
+        return False
+    request = kernel.get_parent("shell")  # the execute_request of the running cell
+    return not request.get("content", {}).get("allow_stdin", True)
+
+
+def _keypoints(keypoint: int | None) -> list[int] | None:
+    return None if keypoint is None else [keypoint]
 
 
 def _crop(inspector: CropInspector, sample: int, order: str) -> int:
     return inspector.order(order)[sample]
-
-
-def _layer_index(layer: int, num_layers: int) -> int:
-    """1-based layer (negative: from the end, -1 = last) -> 0-based index."""
-    if layer == 0 or not -num_layers <= layer <= num_layers:
-        raise IndexError(f"layer {layer} out of range: layers are numbered 1..{num_layers}")
-    return layer - 1 if layer > 0 else num_layers + layer
 
 
 def render_attention(
@@ -82,25 +97,23 @@ def render_attention(
     order: str = "val index",
     mode: str = "layer",
     layer: int = -1,
-    head: int = ALL,
-    keypoint: int = ALL,
+    head: int | None = None,
+    keypoint: int | None = None,
     cmap: str = "viridis",
     opacity: float = MAX_OPACITY,
     scale: str = "per panel",
 ) -> Figure:
-    """Keypoint-token attention of layer ``layer`` (1-based; ``mode="layer"``) or the rollout
-    through it (``mode="rollout"``)."""
+    """Keypoint-token attention of layer ``layer`` (``mode="layer"``) or the rollout through it
+    (``mode="rollout"``); ``head=None``: the mean over heads."""
     inspection = inspector[_crop(inspector, sample, order)]
-    head_index = None if head == ALL else head
-    index = _layer_index(layer, inspection.num_layers)
     style = {"cmap": cmap, "alpha": opacity, "scale": scale}
     if mode == "layer":
         return plot_token_attention(
-            inspection, layer=index, head=head_index, keypoints=_keypoints(keypoint), **style
+            inspection, layer=layer, head=head, keypoints=_keypoints(keypoint), **style
         )
     if mode == "rollout":
         return plot_token_rollout(
-            inspection, last_layer=index, head=head_index, keypoints=_keypoints(keypoint), **style
+            inspection, last_layer=layer, head=head, keypoints=_keypoints(keypoint), **style
         )
     raise ValueError(f"unknown attention mode {mode!r}; choose one of {', '.join(ATTENTION_MODES)}")
 
@@ -110,7 +123,7 @@ def render_heatmaps(
     *,
     sample: int = 0,
     order: str = "val index",
-    keypoint: int = ALL,
+    keypoint: int | None = None,
     cmap: str = "magma",
     opacity: float = MAX_OPACITY,
 ) -> Figure:
@@ -177,10 +190,33 @@ def _opacity_slider(value: float) -> widgets.FloatSlider:
     )
 
 
-def _keypoint_dropdown(inspector: CropInspector, value: int, *, allow_all: bool) -> widgets.Dropdown:
+def _keypoint_dropdown(inspector: CropInspector, value: int | None, *, allow_all: bool) -> widgets.Dropdown:
     names = inspector.keypoint_names or tuple(f"keypoint {k}" for k in range(inspector.num_keypoints))
-    options = ([("all keypoints", ALL)] if allow_all else []) + [(n, k) for k, n in enumerate(names)]
-    return widgets.Dropdown(options=options, value=value, description="keypoint", style=_STYLE)
+    options = ([("all keypoints", EVERY)] if allow_all else []) + [(n, k) for k, n in enumerate(names)]
+    return widgets.Dropdown(
+        options=options, value=EVERY if value is None else value, description="keypoint", style=_STYLE
+    )
+
+
+def _layer_description(mode: str) -> str:
+    return "layer" if mode == "layer" else "through layer"
+
+
+def _layer_slider(num_layers: int, layer: int, mode: str) -> widgets.SelectionSlider:
+    """Its value is the layer index; its labels count from 1."""
+    return widgets.SelectionSlider(
+        options=[(str(layer_number(index, num_layers)), index) for index in range(num_layers)],
+        value=resolve_index(layer, num_layers, "layer"),
+        description=_layer_description(mode),
+        continuous_update=False,
+        style=_STYLE,
+    )
+
+
+def _head_dropdown(num_heads: int, head: int | None) -> widgets.Dropdown:
+    options = [(head_label(None), EVERY)] + [(head_label(h), h) for h in range(num_heads)]
+    value = EVERY if head is None else resolve_index(head, num_heads, "head")
+    return widgets.Dropdown(options=options, value=value, description="head", style=_STYLE)
 
 
 def png_size(data: bytes) -> tuple[int, int]:
@@ -198,15 +234,22 @@ class FigureExplorer(widgets.VBox):
     ``render_seconds`` is how long the last redraw took. The picture keeps its natural size:
     the image widget is given the PNG's pixel width, drawn at ``dpi`` (default: that of the
     saved figures, :data:`~mfvpose_lib.viz.figures.DEFAULT_DPI`, so a panel and its ticks look
-    the same in the explorer as in the figure file).
+    the same in the explorer as in the figure file). ``static``: display as that PNG rather than
+    as the widget (None: :func:`executed_without_frontend` decides, once, here).
     """
 
     def __init__(
-        self, render: Callable[..., Figure], controls: dict[str, widgets.ValueWidget], *, dpi: int = DEFAULT_DPI
+        self,
+        render: Callable[..., Figure],
+        controls: dict[str, widgets.ValueWidget],
+        *,
+        dpi: int = DEFAULT_DPI,
+        static: bool | None = None,
     ) -> None:
         self.render = render
         self.controls = controls
         self.dpi = dpi
+        self.static = executed_without_frontend() if static is None else static
         self.image = widgets.Image(format="png")
         self.message = widgets.HTML()
         self.busy = widgets.Label(value="")
@@ -221,8 +264,8 @@ class FigureExplorer(widgets.VBox):
 
     @property
     def values(self) -> dict:
-        """The current control values, as keyword arguments of ``render``."""
-        return {name: control.value for name, control in self.controls.items()}
+        """The current control values, as keyword arguments of ``render`` (:data:`EVERY` as None)."""
+        return {name: None if c.value is EVERY else c.value for name, c in self.controls.items()}
 
     def update(self) -> Figure:
         """Draw ``render(**values)`` into the picture and return the figure."""
@@ -255,7 +298,7 @@ class FigureExplorer(widgets.VBox):
             self.message.value = ""
 
     def _repr_mimebundle_(self, **kwargs):
-        if not in_batch_run():
+        if not self.static:
             return super()._repr_mimebundle_(**kwargs)
         return {
             "image/png": base64.b64encode(bytes(self.image.value)).decode("ascii"),
@@ -274,40 +317,27 @@ def attention_explorer(
     sample: int = 0,
     mode: str = "layer",
     layer: int = -1,
-    head: int = ALL,
-    keypoint: int = ALL,
+    head: int | None = None,
+    keypoint: int | None = None,
     cmap: str = "viridis",
     opacity: float = MAX_OPACITY,
     scale: str = "per panel",
     order: str = "val index",
+    static: bool | None = None,
 ) -> FigureExplorer:
-    """Sliders over crop and layer (1-based), dropdowns for crop order, mode (one layer or the
-    rollout through it), head, keypoint, colours and scale, and an opacity slider.
+    """Sliders over crop and layer, dropdowns for crop order, mode (one layer or the rollout
+    through it), head, keypoint, colours and scale, and an opacity slider.
 
     Draws :func:`render_attention`; the keyword arguments set the initial values.
     """
     if mode not in ATTENTION_MODES:
         raise ValueError(f"unknown attention mode {mode!r}; choose one of {', '.join(ATTENTION_MODES)}")
-    num_layers, num_heads = inspector.num_layers, inspector.num_heads
-    layer_slider = widgets.IntSlider(
-        value=_layer_index(layer, num_layers) + 1,
-        min=1,
-        max=num_layers,
-        description="layer" if mode == "layer" else "through layer",
-        continuous_update=False,
-        style=_STYLE,
-    )
     controls = {
         "sample": _sample_slider(inspector, sample),
         "order": _order_dropdown(order),
         "mode": widgets.Dropdown(options=list(ATTENTION_MODES), value=mode, description="mode", style=_STYLE),
-        "layer": layer_slider,
-        "head": widgets.Dropdown(
-            options=[("mean over heads", ALL)] + [(f"head {h}", h) for h in range(num_heads)],
-            value=head,
-            description="head",
-            style=_STYLE,
-        ),
+        "layer": _layer_slider(inspector.num_layers, layer, mode),
+        "head": _head_dropdown(inspector.num_heads, head),
         "keypoint": _keypoint_dropdown(inspector, keypoint, allow_all=True),
         "cmap": _cmap_dropdown(cmap),
         "opacity": _opacity_slider(opacity),
@@ -317,20 +347,21 @@ def attention_explorer(
     }
 
     def relabel(change: dict) -> None:
-        layer_slider.description = "layer" if change["new"] == "layer" else "through layer"
+        controls["layer"].description = _layer_description(change["new"])
 
     controls["mode"].observe(relabel, names="value")
-    return FigureExplorer(partial(render_attention, inspector), controls)
+    return FigureExplorer(partial(render_attention, inspector), controls, static=static)
 
 
 def heatmap_explorer(
     inspector: CropInspector,
     *,
     sample: int = 0,
-    keypoint: int = ALL,
+    keypoint: int | None = None,
     cmap: str = "magma",
     opacity: float = MAX_OPACITY,
     order: str = "val index",
+    static: bool | None = None,
 ) -> FigureExplorer:
     """Crop slider and order, keypoint, colour map and opacity over :func:`render_heatmaps`."""
     controls = {
@@ -340,7 +371,7 @@ def heatmap_explorer(
         "cmap": _cmap_dropdown(cmap),
         "opacity": _opacity_slider(opacity),
     }
-    return FigureExplorer(partial(render_heatmaps, inspector), controls)
+    return FigureExplorer(partial(render_heatmaps, inspector), controls, static=static)
 
 
 def attribution_explorer(
@@ -351,6 +382,7 @@ def attribution_explorer(
     method: str = "saliency",
     opacity: float = MAX_OPACITY,
     order: str = "val index",
+    static: bool | None = None,
 ) -> FigureExplorer:
     """Crop slider and order, keypoint and method dropdowns, opacity over :func:`render_attribution`.
 
@@ -370,11 +402,16 @@ def attribution_explorer(
         ),
         "opacity": _opacity_slider(opacity),
     }
-    return FigureExplorer(partial(render_attribution, inspector), controls)
+    return FigureExplorer(partial(render_attribution, inspector), controls, static=static)
 
 
 def dilation_explorer(
-    *, rates: str = "1, 2, 5, 9", topology: str = "cascade", kernel: int = 3, study=None
+    *,
+    rates: str = "1, 2, 5, 9",
+    topology: str = "cascade",
+    kernel: int = 3,
+    study=None,
+    static: bool | None = None,
 ) -> FigureExplorer:
     """Rates (comma-separated), topology and kernel -> the footprint of the fused output, its
     field and its holes, beside the study's HRFOV choice (``study``: an
@@ -386,4 +423,4 @@ def dilation_explorer(
         ),
         "kernel": widgets.Dropdown(options=[3, 5, 7], value=kernel, description="kernel", style=_STYLE),
     }
-    return FigureExplorer(partial(render_dilation, study=study), controls)
+    return FigureExplorer(partial(render_dilation, study=study), controls, static=static)

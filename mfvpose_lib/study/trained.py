@@ -1,12 +1,11 @@
-"""The models and crops the analysis notebooks look at: the study's trained model, an
-untrained one of the same architecture for contrast, and validation crops."""
+"""The study's trained runs as the analysis notebooks look at them: the trained model of a run,
+an untrained one of the same architecture for contrast, and validation crops."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
 import torch.nn as nn
 
 
@@ -32,6 +31,7 @@ def load_study_models(
     """``best.pt`` of the profile's run in ``run_dir`` (written by notebook 06) and an untrained
     model of the same name built with ``seed``; both in eval mode on ``device``."""
     from mfvpose_lib.engine.checkpointing import BEST_NAME
+    from mfvpose_lib.engine.run_state import isolated_run_state
     from mfvpose_lib.models import create_model
     from mfvpose_lib.models.factory import load_model
     from mfvpose_lib.study.runs import run_dir_for
@@ -48,12 +48,12 @@ def load_study_models(
             f"NOTE: {checkpoint} does not exist (run notebook 06 with this run_dir first); "
             "only the untrained model is shown"
         )
-    torch.manual_seed(seed)
-    if trained is not None:  # the same config (input size, heads, ...) with fresh weights
-        untrained = type(trained)(trained.cfg)
-    else:
-        size = settings.for_dataset(dataset).input_size
-        untrained = create_model(name, **({"input_size": tuple(size)} if size is not None else {}))
+    with isolated_run_state(seed=seed):  # the kernel's generators are left as they were
+        if trained is not None:  # the same config (input size, heads, ...) with fresh weights
+            untrained = type(trained)(trained.cfg)
+        else:
+            size = settings.for_dataset(dataset).input_size
+            untrained = create_model(name, **({"input_size": tuple(size)} if size is not None else {}))
     untrained = untrained.to(device).eval()
     return StudyModels(trained, untrained, checkpoint, note)
 

@@ -3,4 +3,4 @@
 set -euo pipefail
 name=$(python -c "import torch; print(torch.cuda.get_device_name(0).lower().replace(' ', '-'))")
 python -m mfvpose_lib bench --device cuda --csv "figures/bench/gpu-${name}.csv" \
-    --note "measured with mfvpose_lib/engine/gpu_bench_script.sh on ${name}" "$@"
+    --note "measured with mfvpose_lib/benchmarks/gpu_bench_script.sh on ${name}" "$@"

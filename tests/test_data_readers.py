@@ -200,3 +200,17 @@ def test_malformed_json_names_the_file_and_reason(tmp_path):
         build_dataset(tmp_path, "coco", "val")
     with pytest.raises(FileNotFoundError, match="no coco/ folder"):
         build_dataset(tmp_path / "nowhere", "coco", "val")
+
+
+def test_people_without_labelled_keypoints_are_dropped_quietly_like_the_reference(caplog):
+    from mfvpose_lib.data.coco import NO_KEYPOINTS, _DropLog
+
+    quiet, loud = _DropLog(), _DropLog()
+    quiet.add(NO_KEYPOINTS, 7)
+    loud.add(NO_KEYPOINTS, 7)
+    loud.add("crowd", 8)
+    with caplog.at_level(logging.INFO, logger="mfvpose_lib.data.coco"):
+        quiet.log("a.json", 3)
+        loud.log("b.json", 3)
+    levels = {r.getMessage().split(":")[0]: r.levelno for r in caplog.records}
+    assert levels == {"a.json": logging.INFO, "b.json": logging.WARNING}

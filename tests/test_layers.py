@@ -221,3 +221,5 @@ def test_residual_ratio_table_has_one_column_per_variant():
     table = residual_ratio_table({"a": [("x.0", 0.1), ("x.1", 0.2)], "b": [("x.0", 0.3), ("x.1", 0.4)]})
     assert list(table.columns) == ["a", "b"] and list(table.index) == ["x.0", "x.1"]
     assert table.loc["x.1", "b"] == 0.4
+    named = residual_ratio_table({"a": [("transformer.layers.0.0", 0.1), ("transformer.layers.0.1", 0.2)]})
+    assert list(named.index) == ["layer 1 MSA", "layer 1 FFN"]

@@ -101,3 +101,9 @@ def test_a_mixed_column_shows_whole_numbers_without_places():
     text = format_table(recipes).frame
     assert list(text["threads"]) == ["2", "torch default", ""]
     assert list(text["milestones"]) == ["(200, 260)", "()", "(34, 41)"]
+
+
+def test_scientific_columns_show_two_significant_digits():
+    frame = pd.DataFrame({"ratio": [0.025665, 2.584753e-07], "share": [0.5, 0.25]})
+    shown = format_table(frame, scientific=("ratio",), decimals=2).frame
+    assert list(shown["ratio"]) == ["2.6e-02", "2.6e-07"] and list(shown["share"]) == ["0.50", "0.25"]

@@ -154,3 +154,15 @@ def test_a_one_epoch_run_ticks_at_whole_epochs_only():
         ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
         assert ticks and all(float(t).is_integer() for t in ticks), ticks
     plt.close(fig)
+
+
+def test_coco_fractions_are_drawn_in_percent():
+    import pandas as pd
+
+    from mfvpose_lib.viz.training import plot_training_curves
+
+    fig = plot_training_curves(pd.DataFrame({"epoch": [1, 2], "train_loss": [0.04, 0.03], "AP": [0.12, 0.24]}),
+                               metric="AP")  # fmt: skip
+    ax = fig.axes[1]
+    assert ax.get_ylabel() == "AP (%)" and list(ax.lines[0].get_ydata()) == pytest.approx([12.0, 24.0])
+    plt.close(fig)

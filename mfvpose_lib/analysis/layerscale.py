@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 import torch
 import torch.nn as nn
 
-from mfvpose_lib.layers.layer_scale import layer_scale_magnitudes
+from mfvpose_lib.layers.layer_scale import BRANCHES, layer_scale_magnitudes
 from mfvpose_lib.layers.transformer import Residual
 
 LAYER_SCALE_COLUMNS = ["layer", "branch", "mean |λ|", "min |λ|", "max |λ|", "init", "mean |λ| / init", "module"]
@@ -58,5 +60,12 @@ def residual_ratio_table(ratios: dict[str, list[tuple[str, float]]]) -> pd.DataF
     """Ratios of several variants (label -> :func:`residual_branch_ratios` output) as a
     DataFrame, one row per residual block, one column per variant."""
     labels = list(ratios)
-    index = [name for name, _ in ratios[labels[0]]]
-    return pd.DataFrame({label: [r for _, r in ratios[label]] for label in labels}, index=index)
+    index = [_block_label(name) for name, _ in ratios[labels[0]]]
+    table = pd.DataFrame({label: [r for _, r in ratios[label]] for label in labels}, index=index)
+    return table.rename_axis("residual block")
+
+
+def _block_label(name: str) -> str:
+    """``...layers.<i>.<0|1>`` as people read it ("layer 1 MSA"); any other name as it is."""
+    slot = re.search(r"layers\.(\d+)\.([01])$", name)
+    return f"layer {int(slot.group(1)) + 1} {BRANCHES[int(slot.group(2))]}" if slot else name

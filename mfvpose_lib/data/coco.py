@@ -39,6 +39,8 @@ from mfvpose_lib.evaluation.coco import (
 from mfvpose_lib.io_utils import read_json
 
 log = logging.getLogger(__name__)
+#: The drop reason the reference loaders (HRNet, TokenPose) apply silently: a person with no labelled joint.
+NO_KEYPOINTS = "no labelled keypoints"
 
 SPLIT_DIRS = {"train": "train2017", "val": "val2017", "test": "test2017"}
 ANNOTATION_FILES = {
@@ -146,7 +148,9 @@ class _DropLog:
         details = "; ".join(
             f"{n} {reason} (e.g. ann ids {self.examples[reason]})" for reason, n in self.counts.items()
         )
-        log.warning("%s: kept %d people, dropped %s", source, kept, details)
+        # people without labelled keypoints are skipped by the reference loaders too: no warning for them
+        expected = set(self.counts) <= {NO_KEYPOINTS}
+        log.log(logging.INFO if expected else logging.WARNING, "%s: kept %d people, dropped %s", source, kept, details)
 
 
 def _usable_person(
@@ -171,7 +175,7 @@ def _usable_person(
     if clean is None or float(ann.get("area", 1.0)) <= 0:
         return "box of zero or negative size"
     if kps[:, 2].max() <= 0:
-        return "no labelled keypoints"
+        return NO_KEYPOINTS
     return kps, clean
 
 

@@ -34,13 +34,14 @@ class Presented:
 
 def format_table(frame: pd.DataFrame, *, caption: str | None = None, percent: Sequence[str] = (),
                  decimals: int = 1, digits: Mapping[str, int] | None = None, key_columns: Sequence[str] = (),
-                 provenance: Sequence[str] = PROVENANCE, wrap: int = 40) -> Presented:  # fmt: skip
+                 scientific: Sequence[str] = (), provenance: Sequence[str] = PROVENANCE, wrap: int = 40) -> Presented:  # fmt: skip
     """``frame`` as text a reader takes in at a glance.
 
     * the columns named in ``percent`` that are present hold fractions and are shown x100 (a
       negative value, COCO's "not computed", shows empty);
     * numbers get ``decimals`` places (``digits``: per-column exceptions), integer columns none, and
-      a column of small numbers as many as its smallest needs to show a digit;
+      a column of small numbers as many as its smallest needs to show a digit; the columns named in
+      ``scientific`` (values spanning orders of magnitude) show two significant digits, e.g. 2.6e-07;
     * ``key_columns`` come first; columns with no value in any row are left out;
     * ``provenance`` columns go to the caption: one line for a value every row shares, else a
       numbered note per distinct combination, marked ``[n]`` after the row's first cell;
@@ -53,7 +54,8 @@ def format_table(frame: pd.DataFrame, *, caption: str | None = None, percent: Se
     shared, per_row = _provenance(frame[moved])
     body = frame.drop(columns=moved)
     digits = dict(digits or {})
-    cells = {c: _column_text(body[c], c in percent, digits.get(c), decimals, wrap) for c in body.columns}
+    cells = {c: _scientific_text(body[c]) if c in scientific else _column_text(body[c], c in percent, digits.get(c),
+                                                                                 decimals, wrap) for c in body.columns}
     text = pd.DataFrame(cells, index=body.index, columns=body.columns)
     notes = _number_notes(per_row)
     if notes:
@@ -145,6 +147,10 @@ def _column_text(values: pd.Series, percent: bool, places: int | None, decimals:
     elif places is None:
         places = 0 if pd.api.types.is_integer_dtype(values) else _places(numbers, decimals)
     return numbers.map(lambda v: "" if pd.isna(v) else f"{v:.{places}f}")
+
+
+def _scientific_text(values: pd.Series) -> pd.Series:
+    return values.astype(float).map(lambda v: "" if pd.isna(v) else f"{v:.1e}")
 
 
 def _as_numbers(values: pd.Series) -> pd.Series:

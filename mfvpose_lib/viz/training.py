@@ -21,6 +21,7 @@ def plot_training_curves(history: list[dict[str, Any]] | Any, metric: str | None
     import pandas as pd
 
     from mfvpose_lib.viz.figures import whole_number_ticks
+    from mfvpose_lib.viz.present import FRACTION_METRICS
 
     frame = pd.DataFrame(history)
     panels = 2 if metric and metric in frame and frame[metric].notna().any() else 1
@@ -38,10 +39,11 @@ def plot_training_curves(history: list[dict[str, Any]] | Any, metric: str | None
     if panels == 2:
         ax = axes[0, 1]
         valid = frame[frame[metric].notna()]
-        ax.plot(valid["epoch"], valid[metric], marker="o", color="tab:green")
+        in_percent = metric in FRACTION_METRICS  # COCO's fractions, shown as the paper prints them
+        ax.plot(valid["epoch"], valid[metric] * (100 if in_percent else 1), marker="o", color="tab:green")
         ax.set_xlabel("epoch")
         whole_number_ticks(ax.xaxis)
-        ax.set_ylabel(metric)
+        ax.set_ylabel(f"{metric} (%)" if in_percent else metric)
         ax.grid(alpha=0.3)
     if title:
         fig.suptitle(title)

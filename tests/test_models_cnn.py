@@ -179,3 +179,17 @@ def test_feature_shapes_trace_every_stage():
     }
     assert not any(r["stage"] in ("stage4", "head") for r in traced)
     assert next(backbone.parameters()).device.type == "cpu"  # traced on a copy
+
+
+def test_registered_names_read_as_architectures_with_their_task_variants():
+    from mfvpose_lib.models import list_models
+    from mfvpose_lib.models.registry import variants_by_architecture
+
+    rows = variants_by_architecture(["hrnet_w32", "hrnet_w32_384", "hrnet_w32_mpii", "mfvpose_tiny_mpii"])
+    assert rows == [
+        {"architecture": "hrnet_w32", "COCO 256x192": "✓", "COCO 384x288": "✓", "MPII 256x256": "✓"},
+        {"architecture": "mfvpose_tiny", "COCO 256x192": "", "COCO 384x288": "", "MPII 256x256": "✓"},
+    ]
+    names = list_models()
+    table = variants_by_architecture(names)
+    assert sum(v == "✓" for row in table for v in row.values()) == len(names) > len(table)

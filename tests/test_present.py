@@ -107,3 +107,8 @@ def test_scientific_columns_show_two_significant_digits():
     frame = pd.DataFrame({"ratio": [0.025665, 2.584753e-07], "share": [0.5, 0.25]})
     shown = format_table(frame, scientific=("ratio",), decimals=2).frame
     assert list(shown["ratio"]) == ["2.6e-02", "2.6e-07"] and list(shown["share"]) == ["0.50", "0.25"]
+
+
+def test_long_snake_case_headers_may_break_instead_of_running_into_the_next():
+    html = present(pd.DataFrame({"params_M_published": [1.0], "params_M_ours": [2.0]})).to_html()
+    assert "overflow-wrap: break-word" in html and "max-width: 9em" in html

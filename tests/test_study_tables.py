@@ -357,3 +357,15 @@ def test_ablation_scores_are_reused_until_the_checkpoint_or_labels_change(tmp_pa
     atomic_write_json({**record, "gt_sha256": "0" * 64}, cell.out_dir / ablation.SCORE_NAME)  # other labels
     ablation.evaluate_cells([cell], root, device="cpu")
     assert len(scored) == 3
+
+
+@pytest.mark.parametrize("name", ["table1_coco_val", "table2_coco_test_dev", "table3_mpii_val"])
+def test_the_headline_view_keeps_what_a_reader_compares_first(name):
+    from mfvpose_lib.study.tables import TABLES, headline_view
+
+    table = build_table(name, [], submissions=[])
+    shown = headline_view(table, name)
+    main = TABLES[name][2]
+    assert {"method", "input", "model", f"paper {main}", f"ours {main}", "paper status"} <= set(shown.columns)
+    assert not any(c.endswith(("AP50", "head", "ankle")) for c in shown.columns)  # detail stays in the CSV
+    assert len(shown) == len(table) and shown.columns.isin(table.columns).all()

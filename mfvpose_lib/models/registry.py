@@ -53,3 +53,21 @@ def codec_families() -> dict[str, str]:
 def families() -> dict[str, tuple[type, Callable[..., nn.Module]]]:
     """Config class name -> (config dataclass, model class), as registered so far."""
     return _FAMILIES
+
+
+#: Name suffixes of a registered model's task variants (the bare name is COCO at 256x192).
+VARIANT_SUFFIXES = {"_384": "COCO 384x288", "_mpii": "MPII 256x256"}
+
+
+def variants_by_architecture(names: list[str]) -> list[dict[str, str]]:
+    """One row per architecture with a column per task variant it is registered for ("✓" or ""),
+    so that 40 names read as a dozen rows."""
+    columns = ["COCO 256x192", *VARIANT_SUFFIXES.values()]
+    rows: dict[str, dict[str, str]] = {}
+    for name in sorted(names):
+        base, column = name, columns[0]
+        for suffix, label in VARIANT_SUFFIXES.items():
+            if name.endswith(suffix):
+                base, column = name.removesuffix(suffix), label
+        rows.setdefault(base, {"architecture": base, **dict.fromkeys(columns, "")})[column] = "✓"
+    return list(rows.values())

@@ -186,6 +186,23 @@ def build_table(name: str, ours: list[OurAccuracy], *, submissions: list | None 
     return table
 
 
+#: Besides the headline metric, the accuracy columns a notebook shows; the rest stay in the CSV.
+HEADLINE_EXTRA = {"coco": ("AR",), "mpii": ("mean_at_0_1",)}
+
+
+def headline_view(table: pd.DataFrame, name: str) -> pd.DataFrame:
+    """``table`` with the columns a reader compares first: method, input, pretraining, model, the
+    counts, the table's headline metric (and AR / PCKh@0.1) published and ours, and what says where
+    each number comes from. The per-keypoint and per-threshold columns stay in the written CSV."""
+    dataset, _, main = TABLES[name]
+    metrics = [main, *HEADLINE_EXTRA[dataset]]
+    wanted = ["method", "input", "pretrain", "model", "paper params (M)", "paper GFLOPs",
+              *[f"paper {m}" for m in metrics], "ours params (M)", "ours GFLOPs (paper convention)",
+              *[f"ours {m}" for m in metrics], "ours submission"]  # fmt: skip
+    provenance = [c for c in table.columns if c.endswith(("status", "source", "data", "profile", "origin", "checkpoint"))]
+    return table[[c for c in wanted + provenance if c in table.columns]]
+
+
 def _pretrain(flag) -> str:
     """The reference files' Y/N pretraining flag in words; empty where the file has none."""
     return {"Y": "ImageNet", "N": "none"}.get(str(flag).strip().upper(), "")

@@ -71,6 +71,8 @@ def present(frame: pd.DataFrame, **kwargs):
     text left and numbers right, the index hidden when it is only row numbers."""
     shown = format_table(frame, **kwargs)
     styler = shown.frame.style.format(escape="html")
+    # a zero-width space after each underscore: snake_case headers wrap between their words
+    styler = styler.relabel_index([str(c).replace("_", "_\u200b") for c in shown.frame.columns], axis="columns")
     index = shown.frame.index
     if index.name is None and not isinstance(index, pd.MultiIndex) and pd.api.types.is_integer_dtype(index):
         styler = styler.hide(axis="index")
@@ -82,7 +84,9 @@ def present(frame: pd.DataFrame, **kwargs):
         {"selector": "caption", "props": "caption-side: top; text-align: left; max-width: 60em; padding-bottom: 4px"},
         # the lines format_table broke, and no others: a column is as wide as its longest line
         {"selector": "td", "props": "white-space: pre; vertical-align: top"},
-        {"selector": "th.col_heading", "props": "white-space: normal; max-width: 9em; vertical-align: bottom"},
+        # snake_case names have no space to break at: a word longer than the column may break, others stay whole
+        {"selector": "th.col_heading",
+         "props": "white-space: normal; overflow-wrap: break-word; max-width: 9em; vertical-align: bottom"},
     ])  # fmt: skip
     return styler.set_caption(html.escape(shown.caption).replace("\n", "<br>"))
 

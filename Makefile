@@ -53,7 +53,7 @@ test: $(STAMP)
 	@$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 1; fi; exit $$rc
 
-# The fast lane: no notebook runs, no browser, no subprocesses (about a minute and a half on 2 cores).
+# The fast lane: no notebook runs, no browser, no subprocesses (about four and a half minutes on 2 cores).
 test-fast: $(STAMP)
 	@$(BIN)/python -m pytest -m "not slow and not browser and not subprocess" $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 1; fi; exit $$rc

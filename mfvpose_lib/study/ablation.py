@@ -44,6 +44,8 @@ FINE_METRIC = "MNE"
 METRIC_UNITS = {METRIC: "PCKh", "PCKh@0.1": "PCKh@0.1", FINE_METRIC: "mean normalised error"}
 LOWER_IS_BETTER = frozenset({FINE_METRIC})
 PAPER_GAIN = 0.41  # the only ablation number the paper's text gives: MfvPose over TokenPose-L/D6
+#: Table 4 rows with LSW, each with the same row without it (paired by seed).
+LSW_PAIRS = (("lsw", "baseline"), ("hrfov_lsw", "hrfov"))
 
 
 @dataclass(frozen=True)

@@ -496,12 +496,12 @@ def receptive_field_claim(erf: pd.DataFrame | None, footprint=None, erf_source: 
                  widening_verdict(erf), ERF_SETTLE)  # fmt: skip
 
 
-LSW_PAIRS = (("lsw", "baseline"), ("hrfov_lsw", "hrfov"))  # Table 4 rows with LSW, and the same without
-
 
 def lsw_loss_pairs(histories: Mapping[tuple[str, int], pd.DataFrame]) -> pd.DataFrame:
     """One row per (pair of Table 4 rows differing only in LSW, seed) with both runs' mean
     training loss over all epochs (the area under the loss curve per epoch) and final loss."""
+    from mfvpose_lib.study.ablation import LSW_PAIRS
+
     rows = []
     for with_lsw, without in LSW_PAIRS:
         for (key, seed), history in sorted(histories.items()):

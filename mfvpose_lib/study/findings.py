@@ -307,3 +307,39 @@ def noise_findings(noise: pd.DataFrame, per_seed: pd.DataFrame, *, scope: RunSco
         findings.append(Finding(f"Over the {len(per_seed)} trained cells, {METRIC} and {FINE_METRIC} correlate at "
                                 f"r = {r:+.2f}: {reading}.", caveat))  # fmt: skip
     return findings
+
+
+# ---------------------------------------------------------------------------------------------
+# Notebook 16: training dynamics
+# ---------------------------------------------------------------------------------------------
+
+
+def dynamics_findings(curves: pd.DataFrame, layer_scales: pd.DataFrame, *, scope: RunScope) -> list[Finding]:
+    """Whether the LSW rows train faster or slower than the same rows without LSW (final training
+    loss, seed-paired), the epoch each row reaches a common loss, and how far λ moved."""
+    from mfvpose_lib.study.ablation import LSW_PAIRS
+    from mfvpose_lib.study.dynamics import epochs_to_reach
+
+    caveat = scope.caveat("training loss on the training crops, every epoch; seeds paired")
+    final = curves.sort_values("epoch").groupby(["key", "seed"]).last()
+    labels = curves.drop_duplicates("key").set_index("key")["row"]
+    findings = []
+    for with_lsw, without in LSW_PAIRS:
+        if with_lsw not in labels or without not in labels:
+            continue
+        a, b = final.loc[with_lsw, "train_loss"], final.loc[without, "train_loss"]
+        seeds = a.index.intersection(b.index)
+        higher = int((a[seeds] > b[seeds]).sum())
+        findings.append(Finding(f"{labels[with_lsw]}: final training loss {a[seeds].mean():.5f} against "
+                                f"{b[seeds].mean():.5f} without LSW, higher in {higher} of {len(seeds)} paired seeds.",
+                                caveat))  # fmt: skip
+    reached = epochs_to_reach(curves)
+    mean_epoch = reached.groupby("row", sort=False)["epoch"].mean()
+    findings.append(Finding(f"Epochs to reach a training loss of {reached['loss'].iloc[0]:.5f} (the highest final "
+                            "loss of any run), mean over seeds: "
+                            + ", ".join(f"{row} {epoch:.1f}" for row, epoch in mean_epoch.items()) + ".", caveat))  # fmt: skip
+    if len(layer_scales):
+        moved = float((layer_scales["λ / init"] - 1).abs().max())
+        findings.append(Finding(f"Over training, λ stayed within {moved * 100:.1f}% of its initial value (mean |λ| "
+                                "over layers and branches, every LSW run and epoch).", caveat))  # fmt: skip
+    return findings

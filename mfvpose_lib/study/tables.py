@@ -25,6 +25,7 @@ import pandas as pd
 from mfvpose_lib.data.source_label import is_synthetic_label
 from mfvpose_lib.data.spec import get_dataset_spec
 from mfvpose_lib.io_utils import atomic_write_text, read_json
+from mfvpose_lib.viz.present import PROVENANCE
 
 # Published accuracy columns per table and the keys of our metrics that fill them.
 COCO_COLUMNS = {"AP": "AP", "AP50": "AP50", "AP75": "AP75", "APM": "APM", "APL": "APL", "AR": "AR"}
@@ -201,8 +202,7 @@ def headline_view(table: pd.DataFrame, name: str) -> pd.DataFrame:
     wanted = ["method", "input", "pretrain", "model", "paper params (M)", "paper GFLOPs",
               *[f"paper {m}" for m in metrics], "ours params (M)", "ours GFLOPs (paper convention)",
               *[f"ours {m}" for m in metrics], "ours submission"]  # fmt: skip
-    provenance = [c for c in table.columns if c.endswith(("status", "source", "data", "profile", "origin", "checkpoint"))]
-    shown = table[[c for c in wanted + provenance if c in table.columns]]
+    shown = table[[c for c in wanted + list(PROVENANCE) if c in table.columns]]
     return shown.rename(columns={f"{side} {key}": f"{side} {name}" for side in ("paper", "ours")
                                  for key, name in MPII_SHOWN_NAMES.items()})  # fmt: skip
 

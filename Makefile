@@ -19,7 +19,7 @@ STAMP := $(VENV)/.installed
 # The torch spec last installed; a different TORCH_SPEC reinstalls torch.
 TORCH_STAMP := $(VENV)/.torch-spec
 
-.PHONY: reproduce test test-fast lint install clean-runs lab FORCE
+.PHONY: reproduce ablation noise test test-fast lint install clean-runs lab FORCE
 
 $(TORCH_STAMP): FORCE
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (set PYTHON=...)"; exit 1; }
@@ -41,6 +41,16 @@ install: $(STAMP)
 reproduce: $(STAMP)
 	$(BIN)/mfvpose reproduce --profile $(PROFILE) --figures-dir figures/$(PROFILE) \
 		$(if $(PRETRAINED),--pretrained $(PRETRAINED)) $(if $(RELEASED),--released $(RELEASED)) $(REPRODUCE_ARGS)
+
+# Table 4 alone at the profile designed to resolve 2.0 PCKh (6 paired seeds x 4 rows, about an hour on
+# 2 cores): notebook 16 at PROFILE=ablation, figures in figures/ablation.
+ablation: $(STAMP)
+	$(BIN)/mfvpose reproduce --profile ablation --only 16 --figures-dir figures/ablation $(REPRODUCE_ARGS)
+
+# The noise study's levers at PROFILE (about 1.5 CPU-hours at cpu): runs in runs/$(PROFILE)/run/noise,
+# the lever table and figure in figures/$(PROFILE); notebook 16 shows them.
+noise: $(STAMP)
+	$(BIN)/mfvpose noise --profile $(PROFILE)
 
 # JupyterLab on runs/$(PROFILE)/lab: the notebooks pointed at what `make reproduce` left there, their
 # figures in runs/$(PROFILE)/lab/figures. LAB_ARGS that `mfvpose lab` does not know go to jupyter lab:

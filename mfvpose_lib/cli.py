@@ -26,6 +26,7 @@ SUBCOMMANDS = {
     "reproduce": "run the study notebooks in order with papermill",
     "report": "the static HTML report of a reproduce run",
     "bench": "benchmarks that print measurements",
+    "noise": "train and score the noise study's levers",
     "lab": "JupyterLab on a copy of the notebooks pointed at the last reproduce run",
 }
 

@@ -3,6 +3,7 @@ non-finite loss handling, refusing foreign checkpoints, schedule and RNG state."
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass
 
@@ -163,6 +164,20 @@ def test_step_schedule_warmup_and_milestones():
     assert schedule.lr_at(260.0) == pytest.approx(1e-5)
 
 
+def test_cosine_schedule_falls_from_the_base_rate_to_zero_after_the_warm_up(tmp_path):
+    from mfvpose_lib.engine.train import CosineSchedule, build_schedule
+
+    schedule = CosineSchedule(1e-3, 10, warmup_epochs=1.0, warmup_factor=0.1)
+    assert schedule.lr_at(0.0) == pytest.approx(1e-4) and schedule.lr_at(0.5) == pytest.approx(0.55e-3)
+    assert schedule.lr_at(5.0) == pytest.approx(0.5e-3)  # half-way: half the rate
+    assert schedule.lr_at(2.5) == pytest.approx(1e-3 * 0.5 * (1 + math.cos(math.pi * 0.25)))
+    assert schedule.lr_at(10.0) == pytest.approx(0.0, abs=1e-12)
+    rates = [schedule.lr_at(e / 10) for e in range(10, 100)]
+    assert rates == sorted(rates, reverse=True)
+    assert isinstance(build_schedule(make_config(tmp_path, lr_schedule="cosine"), 1e-3), CosineSchedule)
+    assert isinstance(build_schedule(make_config(tmp_path), 1e-3), StepSchedule)
+
+
 def test_rng_state_round_trips_through_a_checkpoint(tmp_path):
     random.seed(1), np.random.seed(2), torch.manual_seed(3)
     state = capture_rng_state()
@@ -249,3 +264,59 @@ def test_init_from_and_pretrained_start_from_the_checkpoint_tensors(tmp_path, se
     fit(make_config(tmp_path, epochs=1, **{setting: str(tmp_path / "weights.pth")}), callbacks=[AtStart()])
     assert all(torch.equal(started[k], v) for k, v in source.state_dict().items())
     assert f"{kind} weights from {tmp_path / 'weights.pth'}" in (tmp_path / "run" / "train.log").read_text()
+
+
+# ------------------------------------------------------------------ weight average (EMA)
+def test_weight_average_follows_the_warmed_up_decay_and_copies_integer_buffers():
+    from mfvpose_lib.engine.weight_average import WeightAverage
+
+    torch.manual_seed(0)
+    model = ToyPoseNet()
+    average = WeightAverage(model, decay=0.9)
+    expected = {k: v.clone() for k, v in model.state_dict().items()}
+    for t in range(30):
+        with torch.no_grad():
+            for p in model.parameters():
+                p.add_(torch.randn_like(p))
+            model.body[1].num_batches_tracked += 1
+        d = min(0.9, (1 + t) / (10 + t))  # the warm-up first, then the decay itself
+        for k, v in model.state_dict().items():
+            expected[k] = d * expected[k] + (1 - d) * v if v.is_floating_point() else v.clone()
+        average.update(model)
+    for k, v in average.module.state_dict().items():
+        assert torch.allclose(v, expected[k], atol=1e-5), k
+    assert average.module.state_dict()["body.1.num_batches_tracked"] == 30
+    with pytest.raises(ValueError, match="strictly between 0 and 1"):
+        WeightAverage(model, decay=1.0)
+
+
+def test_a_run_with_a_weight_average_validates_it_saves_it_and_resumes_it_exactly(tmp_path):
+    from mfvpose_lib.engine.weight_average import EMA_NAME
+    from mfvpose_lib.models.checkpoint import load_weights
+
+    scored = []
+
+    def record(model, *args):
+        scored.append({k: v.clone() for k, v in model.state_dict().items()})
+        return loss_as_metric(model, *args)
+
+    def fit_ema(name, **kw):
+        torch.manual_seed(0)
+        trainer = Trainer(make_config(tmp_path, name, ema_decay=0.95), model=ToyPoseNet(),
+                          datasets=(ToyDataset(), ToyDataset(8, seed=1)), evaluate_fn=record, **kw)  # fmt: skip
+        return trainer, trainer.fit()
+
+    trainer, _ = fit_ema("straight")
+    ema = trainer.weight_average.module.state_dict()
+    raw = trainer.model.state_dict()
+    assert any(not torch.equal(ema[k], raw[k]) for k in raw)  # the average is not the last weights
+    assert all(torch.equal(scored[-1][k], ema[k]) for k in ema)  # validation scored the average
+    saved = ToyPoseNet()
+    load_weights(saved, tmp_path / "straight" / EMA_NAME)
+    assert all(torch.equal(saved.state_dict()[k], ema[k]) for k in ema)
+    with pytest.raises(KeyboardInterrupt):
+        fit_ema("cut", callbacks=[StopAfter(1)])
+    resumed, _ = fit_ema("cut", resume="auto")
+    for k, v in resumed.weight_average.module.state_dict().items():
+        assert torch.equal(v, ema[k]), k
+    assert resumed.weight_average.updates == trainer.weight_average.updates

@@ -53,7 +53,7 @@ def branch_field_boxes(
 
     The branch field is counted in cells of the 1/``stride`` map, so one cell is ``stride``
     input pixels. Columns: ``branch`` (1-based), ``rate``, ``field (cells)``, ``field (px)``,
-    ``x0``, ``y0`` (top-left corner, crop pixels).
+    ``x0``, ``y0`` (top-left corner, crop pixels), ``fits crop`` (the square lies inside the crop).
     """
     h, w = input_size
     rows = []
@@ -67,6 +67,7 @@ def branch_field_boxes(
                 "field (px)": px,
                 "x0": (w - px) / 2,
                 "y0": (h - px) / 2,
+                "fits crop": bool(px <= min(h, w)),
             }
         )
     return pd.DataFrame(rows)

@@ -61,7 +61,9 @@ from mfvpose_lib.engine.fast_path import resolve_amp
 from mfvpose_lib.engine.loss import JointsMSELoss
 from mfvpose_lib.engine.run_state import isolated_run_state, seed_everything
 from mfvpose_lib.engine.train_config import TrainConfig
+from mfvpose_lib.engine.weight_average import EMA_NAME, WeightAverage
 from mfvpose_lib.io_utils import jsonable
+from mfvpose_lib.models.checkpoint import save_model_checkpoint
 from mfvpose_lib.models.codec import set_codec
 
 # Per-epoch values printed in the log line (all of them go to metrics.csv).
@@ -93,6 +95,31 @@ class StepSchedule:
             alpha = progress / self.warmup_epochs
             lr *= self.warmup_factor * (1 - alpha) + alpha
         return lr
+
+
+@dataclass(frozen=True)
+class CosineSchedule:
+    """Learning rate falling from ``base_lr`` to 0 along half a cosine over ``epochs`` (SGDR without
+    restarts), after the same optional linear warm-up as :class:`StepSchedule`; stateless too."""
+
+    base_lr: float
+    epochs: int
+    warmup_epochs: float = 0.0
+    warmup_factor: float = 0.001
+
+    def lr_at(self, progress: float) -> float:
+        lr = 0.5 * self.base_lr * (1.0 + math.cos(math.pi * min(progress / max(self.epochs, 1), 1.0)))
+        if self.warmup_epochs > 0 and progress < self.warmup_epochs:
+            alpha = progress / self.warmup_epochs
+            lr = self.base_lr * (self.warmup_factor * (1 - alpha) + alpha)
+        return lr
+
+
+def build_schedule(config: TrainConfig, lr: float) -> StepSchedule | CosineSchedule:
+    """The run's learning-rate schedule (``config.lr_schedule``) at base rate ``lr``."""
+    if config.lr_schedule == "cosine":
+        return CosineSchedule(lr, config.epochs, config.warmup_epochs, config.warmup_factor)
+    return StepSchedule(lr, config.lr_steps, config.lr_gamma, config.warmup_epochs, config.warmup_factor)
 
 
 @dataclass
@@ -307,9 +334,7 @@ class Trainer:
         lr = config.lr
         if config.lr_scaling == "linear":
             lr = config.lr * self.effective_batch / config.reference_batch
-        self.schedule = StepSchedule(
-            lr, config.lr_steps, config.lr_gamma, config.warmup_epochs, config.warmup_factor
-        )
+        self.schedule = build_schedule(config, lr)
         self.optimizer = build_optimizer(self.model, config, lr)
         self.amp_dtype = resolve_amp(config.amp, self.device)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
@@ -349,6 +374,8 @@ class Trainer:
     def _setup_training_model(self) -> None:
         """The module the steps run: the model, compiled and/or wrapped for DDP when asked."""
         self.train_model: nn.Module = self.model
+        # a copy of the model as it now is: weights, device and codec
+        self.weight_average = WeightAverage(self.model, self.config.ema_decay) if self.config.ema_decay else None
         if self.config.compile:
             self.train_model = torch.compile(self.train_model)
         if self.dist.enabled:
@@ -387,8 +414,10 @@ class Trainer:
                 if config.lr_scaling == "linear"
                 else f"lr {self.schedule.base_lr:g} as given (no scaling with batch size)"
             ),
-            f"schedule: {config.optimizer}, ×{config.lr_gamma:g} at epochs {list(config.lr_steps)} of {config.epochs}, "
-            f"warm-up {config.warmup_epochs:g} epochs, grad clip {config.clip_grad_norm}, weight decay {config.weight_decay:g}",
+            f"schedule: {config.optimizer}, "
+            + (f"cosine to 0 over {config.epochs} epochs, " if config.lr_schedule == "cosine"
+               else f"×{config.lr_gamma:g} at epochs {list(config.lr_steps)} of {config.epochs}, ")  # fmt: skip
+            + f"warm-up {config.warmup_epochs:g} epochs, grad clip {config.clip_grad_norm}, weight decay {config.weight_decay:g}",
             f"codec: {self.codec.describe()}",
         ]
         for line in lines:
@@ -438,6 +467,11 @@ class Trainer:
         self.optimizer.load_state_dict(ckpt["optimizer"])
         if ckpt.get("scaler"):
             self.scaler.load_state_dict(ckpt["scaler"])
+        if self.weight_average is not None:
+            if not ckpt.get("ema"):
+                raise ValueError(f"cannot resume from {path}: this run keeps a weight average (ema_decay "
+                                 f"{self.config.ema_decay}) and the checkpoint holds none")
+            self.weight_average.load_state_dict(ckpt["ema"])
         restore_rng_state(ckpt["rng"])
         self.state.history = list(ckpt.get("history", []))
         self.state.best_metric = ckpt.get("best_metric")
@@ -551,6 +585,8 @@ class Trainer:
                 torch.nn.utils.clip_grad_norm_(self.train_model.parameters(), config.clip_grad_norm)
             self.scaler.step(self.optimizer)
             self.scaler.update()
+            if self.weight_average is not None:
+                self.weight_average.update(unwrap_model(self.model))
 
     def _validate(self, epoch: int) -> dict[str, Any]:
         config = self.config
@@ -559,13 +595,15 @@ class Trainer:
             return {}
         start = time.perf_counter()
         evaluate_fn = self.evaluate_fn or default_evaluate_fn
-        metrics = evaluate_fn(
-            unwrap_model(self.model), self.val_set, config, self.dist, self.device, self.amp_dtype
-        )
+        metrics = evaluate_fn(self._validated_model(), self.val_set, config, self.dist, self.device, self.amp_dtype)
         self.state.last_eval = metrics
         row = {k: v for k, v in metrics.items() if isinstance(v, int | float) and not isinstance(v, bool)}
         row["val_seconds"] = round(time.perf_counter() - start, 3)
         return row
+
+    def _validated_model(self) -> nn.Module:
+        """The weights a validation scores and ``best.pt`` keeps: the average when the run keeps one."""
+        return self.weight_average.module if self.weight_average is not None else unwrap_model(self.model)
 
     def _end_epoch(self, epoch: int, row: dict[str, Any]) -> None:
         state = self.state
@@ -578,9 +616,12 @@ class Trainer:
                 state.best_metric, state.best_epoch, improved = float(row[metric]), epoch + 1, True
         if self.dist.is_main:
             extra = self._checkpoint_payload(row)
+            if self.weight_average is not None:  # first, so a last.pt that exists has its ema.pt
+                save_model_checkpoint(self.out_dir / EMA_NAME, self.weight_average.module, epoch=state.epoch,
+                                      dataset=self.config.dataset, ema_updates=self.weight_average.updates)
             save_training_checkpoint(self.out_dir / LAST_NAME, self.model, **extra)
             if improved or state.best_metric is None:  # without any validation yet, the latest
-                save_training_checkpoint(self.out_dir / BEST_NAME, self.model, **extra)
+                save_training_checkpoint(self.out_dir / BEST_NAME, self._validated_model(), **extra)
             shown = ", ".join(f"{k} {row[k]:.4g}" for k in LOGGED_KEYS + (metric,) if k in row)
             self.log(f"epoch {epoch + 1}/{self.config.epochs}: {shown}" + (" (best)" if improved else ""))
             call_hook(self.callbacks, "on_epoch_end", state)
@@ -591,6 +632,7 @@ class Trainer:
         return {
             "optimizer": self.optimizer.state_dict(),
             "scaler": self.scaler.state_dict() if self.scaler.is_enabled() else None,
+            "ema": self.weight_average.state_dict() if self.weight_average is not None else None,
             "schedule": dataclasses.asdict(self.schedule),
             "rng": capture_rng_state(),
             "epoch": state.epoch,

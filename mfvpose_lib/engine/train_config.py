@@ -48,7 +48,9 @@ class TrainConfig:
     epochs: int = setting("epochs to train")
     batch_size: int = setting("per process; the effective batch is this × processes × accumulate steps")
     lr: float = setting("base learning rate")
-    lr_steps: tuple[int, ...] = setting("epochs where the lr is multiplied by lr_gamma", ())
+    lr_schedule: str = setting("step: × lr_gamma at each of lr_steps (the reference recipes); cosine: half a "
+                               "cosine from lr to 0 over the epochs", "step", choices=("step", "cosine"))  # fmt: skip
+    lr_steps: tuple[int, ...] = setting("epochs where the lr is multiplied by lr_gamma (step schedule)", ())
     lr_gamma: float = setting("factor of each lr step", 0.1)
     warmup_epochs: float = setting("linear lr warm-up, in epochs", 0.0)
     warmup_factor: float = setting("the warm-up starts at this × lr", 0.001)
@@ -58,6 +60,9 @@ class TrainConfig:
     optimizer: str = setting("adam (the paper) or adamw (decoupled decay, no_weight_decay() honoured)", "adam",
                              choices=("adam", "adamw"))  # fmt: skip
     weight_decay: float = setting("weight decay (not on LayerScale, tokens, norms, biases)", 0.0)
+    ema_decay: float | None = setting("keep an exponential moving average of the weights with this decay per step "
+                                      "(ema.pt; validated and kept as best.pt in place of the raw weights); "
+                                      "none: no average", None)  # fmt: skip
     clip_grad_norm: float | None = setting("clip the gradient norm at this value; none: no clipping", None)
     amp: str = setting("mixed precision", "auto", choices=("auto", "off", "bf16", "fp16"))
     compile: bool = setting("torch.compile the model", False)

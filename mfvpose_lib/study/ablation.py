@@ -26,6 +26,7 @@ from mfvpose_lib.engine.checkpointing import LAST_NAME
 from mfvpose_lib.engine.run_state import isolated_run_state
 from mfvpose_lib.engine.train import build_model_for_run
 from mfvpose_lib.engine.train_config import TrainConfig
+from mfvpose_lib.engine.weight_average import EMA_NAME
 from mfvpose_lib.study import significance
 from mfvpose_lib.study.runs import (
     config_from_profile,
@@ -79,6 +80,8 @@ class AblationCell:
     row: AblationRow
     seed: int
     config: TrainConfig
+    # the full model's run of this seed, whose initial weights every row starts from
+    full_config: TrainConfig
 
     @property
     def out_dir(self) -> Path:
@@ -98,21 +101,28 @@ def initial_weights_path(run_dir: str | Path, seed: int) -> Path:
 
 
 def ablation_cells(
-    profile, data_root: str | Path, run_dir: str | Path, *, seeds: int | None = None, **overrides
-) -> list[AblationCell]:
-    """Every (row, seed) run of the ablation, seed-major, with its full training config."""
+    profile, data_root: str | Path, run_dir: str | Path, *, seeds: int | None = None,
+    rows: Iterable[AblationRow] = ABLATION_ROWS, **overrides,
+) -> list[AblationCell]:  # fmt: skip
+    """Every (row, seed) run of the ablation (``rows``: all four by default), seed-major, with its
+    full training config. ``overrides`` replace the profile's MPII recipe for every row; their
+    ``model_overrides`` are merged with the profile's and then with each row's switches."""
     overrides.setdefault("pretrained", run_pretrained(run_dir))
     n_seeds = profile.ablation_seeds if seeds is None else seeds
+    shared = {**profile.for_dataset("mpii").model_overrides, **overrides.pop("model_overrides", {})}
     cells = []
     for seed in range(n_seeds):
-        for row in ABLATION_ROWS:
-            full_seed0 = row is FULL_ROW and seed == 0
-            out_dir = run_dir_for(run_dir, "mpii") if full_seed0 else ablation_dir(run_dir) / f"{row.key}_seed{seed}"
-            config = config_from_profile(
-                profile, "mpii", data_root, out_dir, seed=seed, model_overrides=row.model_overrides(),
-                init_from=None if row is FULL_ROW else str(initial_weights_path(run_dir, seed)), **overrides,
+        full = config_from_profile(profile, "mpii", data_root, run_dir_for(run_dir, "mpii"), seed=seed,
+                                   model_overrides=shared, **overrides)  # fmt: skip
+        if seed > 0:
+            full = replace(full, out_dir=str(ablation_dir(run_dir) / f"{FULL_ROW.key}_seed{seed}"))
+        for row in rows:
+            config = full if row is FULL_ROW else replace(
+                full, out_dir=str(ablation_dir(run_dir) / f"{row.key}_seed{seed}"),
+                model_overrides={**shared, **row.model_overrides()},
+                init_from=str(initial_weights_path(run_dir, seed)),
             )  # fmt: skip
-            cells.append(AblationCell(row, seed, config))
+            cells.append(AblationCell(row, seed, config, full))
     return cells
 
 
@@ -121,14 +131,12 @@ def write_initial_weights(cells: Iterable[AblationCell], run_dir: str | Path) ->
     from mfvpose_lib.models.checkpoint import save_model_checkpoint
 
     written = []
-    for cell in cells:
-        if cell.row is not FULL_ROW:
-            continue
-        path = initial_weights_path(run_dir, cell.seed)
+    for seed, full in {cell.seed: cell.full_config for cell in cells}.items():
+        path = initial_weights_path(run_dir, seed)
         if not path.is_file():
-            with isolated_run_state(seed=cell.config.seed):  # exactly as Trainer.fit seeds before building
-                model = build_model_for_run(cell.config)
-            save_model_checkpoint(path, model, seed=cell.seed)
+            with isolated_run_state(seed=full.seed):  # exactly as Trainer.fit seeds before building
+                model = build_model_for_run(full)
+            save_model_checkpoint(path, model, seed=seed)
         written.append(path)
     return written
 
@@ -161,9 +169,11 @@ def run_ablation(
 
 #: Each cell's score, written beside its checkpoint and reused while checkpoint and labels are unchanged.
 SCORE_NAME = "score.json"
+#: The weights a cell can be scored on: the final ones, or the run's average (``ema_decay`` runs).
+WEIGHTS = {"final": (LAST_NAME, SCORE_NAME), "ema": (EMA_NAME, "score_ema.json")}
 #: Raised whenever a score gains a statistic, so that older records are scored again.
-SCORE_FORMAT = 2
-SCORE_COLUMNS = ("row", "key", "seed", METRIC, "PCKh@0.1", FINE_METRIC, "eval_se", f"eval_se {FINE_METRIC}",
+SCORE_FORMAT = 3
+SCORE_COLUMNS = ("row", "key", "seed", "weights", METRIC, "PCKh@0.1", FINE_METRIC, "eval_se", f"eval_se {FINE_METRIC}",
                  "val_people", "epochs", "checkpoint")  # fmt: skip
 
 
@@ -180,15 +190,25 @@ def eval_se_column(metric: str) -> str:
     return "eval_se" if metric == METRIC else f"eval_se {metric}"
 
 
-def evaluate_cells(cells: list[AblationCell], data_root: str | Path, *, device: str = "auto") -> pd.DataFrame:
+def scored_checkpoint(cell: AblationCell, weights: str = "final") -> Path:
+    """The checkpoint of ``cell`` that :func:`evaluate_cells` scores for ``weights``."""
+    if weights not in WEIGHTS:
+        raise ValueError(f"weights must be one of {', '.join(WEIGHTS)}, not {weights!r}")
+    return cell.out_dir / WEIGHTS[weights][0]
+
+
+def evaluate_cells(
+    cells: list[AblationCell], data_root: str | Path, *, device: str = "auto", weights: str = "final"
+) -> pd.DataFrame:
     """One row per cell: PCKh@0.5 / @0.1 and the mean normalised error (:data:`FINE_METRIC`) of its
-    final weights (flip test, the family's codec), all from one set of predictions, and the bootstrap
-    standard errors of PCKh@0.5 (``eval_se``) and of the fine statistic over the validation people.
+    ``weights`` (:data:`WEIGHTS`: ``final`` or the run's ``ema``; flip test, the family's codec), all
+    from one set of predictions, and the bootstrap standard errors of PCKh@0.5 (``eval_se``) and of
+    the fine statistic over the validation people.
 
     A cell whose checkpoint and validation labels hash as when it was last scored, and whose record
     has this :data:`SCORE_FORMAT` and every one of :data:`SCORE_COLUMNS`, is not scored again
     (``score.json`` beside the checkpoint); anything else is."""
-    return pd.DataFrame([_cell_score(cell, data_root, device) for cell in cells])
+    return pd.DataFrame([_cell_score(cell, data_root, device, weights) for cell in cells])
 
 
 def _file_sha256(path: str | Path) -> str:
@@ -201,10 +221,10 @@ def _file_sha256(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def _cached_score(cell: AblationCell, checkpoint_hash: str) -> dict | None:
+def _cached_score(cell: AblationCell, checkpoint_hash: str, weights: str) -> dict | None:
     from mfvpose_lib.io_utils import read_json
 
-    path = cell.out_dir / SCORE_NAME
+    path = cell.out_dir / WEIGHTS[weights][1]
     if not path.is_file():
         return None
     cached = read_json(path)
@@ -215,15 +235,18 @@ def _cached_score(cell: AblationCell, checkpoint_hash: str) -> dict | None:
     return cached["row"] if fresh else None
 
 
-def _cell_score(cell: AblationCell, data_root: str | Path, device: str) -> dict:
+def _cell_score(cell: AblationCell, data_root: str | Path, device: str, weights: str) -> dict:
     from mfvpose_lib.data.mpii import load_mpii_gt_valid
     from mfvpose_lib.engine.evaluate import EvalSettings, evaluate_checkpoint
     from mfvpose_lib.evaluation.mpii import normalised_error_sums, pckh_hits
     from mfvpose_lib.io_utils import atomic_write_json
 
-    checkpoint = cell.out_dir / LAST_NAME
+    checkpoint, score_name = scored_checkpoint(cell, weights), WEIGHTS[weights][1]
+    if not checkpoint.is_file():
+        raise FileNotFoundError(f"{checkpoint}: no {weights} weights to score"
+                                + (" (the run kept no weight average: ema_decay)" if weights == "ema" else ""))
     checkpoint_hash = _file_sha256(checkpoint)
-    cached = _cached_score(cell, checkpoint_hash)
+    cached = _cached_score(cell, checkpoint_hash, weights)
     if cached is not None:
         return cached
     result = evaluate_checkpoint(checkpoint, data_root, EvalSettings(dataset="mpii", flip=True),
@@ -233,7 +256,7 @@ def _cell_score(cell: AblationCell, data_root: str | Path, device: str) -> dict:
     correct, counted = pckh_hits(result.predictions.coords, gt, 0.5)
     error_sums, _ = normalised_error_sums(result.predictions.coords, gt)  # the same people and joints
     row = {
-        "row": cell.row.label, "key": cell.row.key, "seed": cell.seed,
+        "row": cell.row.label, "key": cell.row.key, "seed": cell.seed, "weights": weights,
         METRIC: result.metrics["PCKh@0.5"]["Mean"], "PCKh@0.1": result.metrics["PCKh@0.1"]["Mean"],
         FINE_METRIC: float(100.0 * error_sums.sum() / max(counted.sum(), 1)),
         "eval_se": significance.bootstrap_standard_error(correct, counted, seed=cell.seed),
@@ -244,7 +267,7 @@ def _cell_score(cell: AblationCell, data_root: str | Path, device: str) -> dict:
     }  # fmt: skip
     atomic_write_json({"format": SCORE_FORMAT, "checkpoint_sha256": checkpoint_hash,
                        "gt_file": str(Path(gt_file).resolve()),
-                       "gt_sha256": _file_sha256(gt_file), "row": row}, cell.out_dir / SCORE_NAME)  # fmt: skip
+                       "gt_sha256": _file_sha256(gt_file), "row": row}, cell.out_dir / score_name)  # fmt: skip
     return row
 
 

@@ -44,11 +44,30 @@ def layer_scale_curves(cells: Sequence[AblationCell]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["row", "key", "seed", "epoch"])
 
 
-def epochs_to_reach(curves: pd.DataFrame, *, loss: float | None = None) -> pd.DataFrame:
-    """Per row and seed, the first epoch whose training loss is at or below ``loss`` (default: the
-    highest final loss of any run, so that every run reaches it); empty where a run never does."""
-    finals = curves.sort_values("epoch").groupby(["key", "seed"])["train_loss"].last()
-    loss = float(finals.max()) if loss is None else loss
-    reached = curves[curves["train_loss"] <= loss].groupby(["row", "key", "seed"], sort=False)["epoch"].min()
+def epochs_to_reach(curves: pd.DataFrame, *, column: str = "train_loss", level: float | None = None) -> pd.DataFrame:
+    """Per row and seed, the first epoch at which ``column`` reaches ``level``: at or below it for the
+    training loss, at or above it for the validation score (:data:`METRIC`), over the epochs that
+    have a value. The default level is the one every run reaches: the highest final loss, or the
+    lowest final score, of any run. Empty where a run never does. Columns: row, key, seed, epoch,
+    ``level`` and ``column``."""
+    higher = column != "train_loss"
+    valued = curves.dropna(subset=[column])
+    finals = valued.sort_values("epoch").groupby(["key", "seed"])[column].last()
+    if level is None:
+        level = float(finals.min() if higher else finals.max())
+    hit = valued[valued[column] >= level] if higher else valued[valued[column] <= level]
+    reached = hit.groupby(["row", "key", "seed"], sort=False)["epoch"].min()
     table = curves[["row", "key", "seed"]].drop_duplicates().merge(reached.reset_index(), how="left")
-    return table.assign(loss=loss)
+    return table.assign(level=level, column=column)
+
+
+def validated_epochs(curves: pd.DataFrame) -> int:
+    """How many epochs of the first run carry a validation score."""
+    first = curves[(curves["key"] == curves["key"].iloc[0]) & (curves["seed"] == curves["seed"].iloc[0])]
+    return int(first[METRIC].notna().sum())
+
+
+def curve_score(curves: pd.DataFrame, *, min_epochs: int = 3) -> str | None:
+    """The validation score to draw as a learning curve (:data:`METRIC`), or None when the runs
+    validated on fewer than ``min_epochs`` epochs (a profile that validates twice has no curve)."""
+    return METRIC if validated_epochs(curves) >= min_epochs else None

@@ -77,11 +77,16 @@ def show_findings(findings: Sequence[Finding]):
 R90 = "radius @ 90% (px)"
 
 
+#: A 90% field is read as inside the crop when its radius is at most this share of the crop's half-width.
+INSIDE_CROP = 0.6
+
+
 def receptive_field_findings(table: pd.DataFrame, boxes: pd.DataFrame | None, *, crops: int,
-                             scope: RunScope) -> list[Finding]:  # fmt: skip
+                             scope: RunScope, crop_size: tuple[int, int] | None = None) -> list[Finding]:  # fmt: skip
     """From :func:`~mfvpose_lib.analysis.receptive_field.erf_table` (and the branch boxes of
     :func:`~mfvpose_lib.analysis.dilation.branch_field_boxes`): what HRFOV adds to the 90% field
-    of each model, what training changed, and how much of the theoretical field is used."""
+    of each model, what training changed, how much of the theoretical field is used, and (with
+    ``crop_size``) whether each 90% field lies inside the crop, i.e. whether the crop bounds it."""
     caveat = scope.caveat(f"{crops} validation crop{'s' if crops != 1 else ''}; radii in input pixels")
     radius = table.set_index(["model", "map"])[R90]
     findings = [Finding(_hrfov_sentence(model, radius[model]), caveat) for model in dict.fromkeys(table["model"])]
@@ -97,7 +102,20 @@ def receptive_field_findings(table: pd.DataFrame, boxes: pd.DataFrame | None, *,
         findings.append(Finding(f"The widest HRFOV branch could read a {widest}-px square; the {model} model's 90% "
                                 f"square is {used:.0f} px, {used / widest:.0%} of that width: the gradient stays "
                                 "far inside the theoretical field.", caveat))  # fmt: skip
+    if crop_size is not None:
+        findings += [Finding(_inside_crop_sentence(model, radius[model], crop_size), caveat)
+                     for model in dict.fromkeys(table["model"])]  # fmt: skip
     return findings
+
+
+def _inside_crop_sentence(model: str, radius: pd.Series, crop_size: tuple[int, int]) -> str:
+    half = min(crop_size) / 2
+    r = radius.get("backbone + HRFOV", radius["backbone"])
+    share = r / half
+    verdict = ("inside the crop: the crop does not bound it" if share <= INSIDE_CROP
+               else "not inside the crop: the crop's edges bound it, so the radius partly measures the crop")
+    return (f"{model.capitalize()} model: its 90% field (±{r:.0f} px) is {share:.0%} of the crop's half-width "
+            f"({half:.0f} px of {crop_size[0]}x{crop_size[1]}); {verdict} (inside: at most {INSIDE_CROP:.0%}).")
 
 
 def _hrfov_sentence(model: str, radius: pd.Series) -> str:
@@ -316,30 +334,57 @@ def noise_findings(noise: pd.DataFrame, per_seed: pd.DataFrame, *, scope: RunSco
 
 def dynamics_findings(curves: pd.DataFrame, layer_scales: pd.DataFrame, *, scope: RunScope) -> list[Finding]:
     """Whether the LSW rows train faster or slower than the same rows without LSW (final training
-    loss, seed-paired), the epoch each row reaches a common loss, and how far λ moved."""
-    from mfvpose_lib.study.ablation import LSW_PAIRS
-    from mfvpose_lib.study.dynamics import epochs_to_reach
+    loss and, where the runs validated on at least three epochs, the validation score; seed-paired),
+    the epoch each row reaches a common level, and how far λ moved."""
+    from mfvpose_lib.study.ablation import METRIC
+    from mfvpose_lib.study.dynamics import curve_score
 
     caveat = scope.caveat("training loss on the training crops, every epoch; seeds paired")
-    final = curves.sort_values("epoch").groupby(["key", "seed"]).last()
-    labels = curves.drop_duplicates("key").set_index("key")["row"]
-    findings = []
-    for with_lsw, without in LSW_PAIRS:
-        if with_lsw not in labels or without not in labels:
-            continue
-        a, b = final.loc[with_lsw, "train_loss"], final.loc[without, "train_loss"]
-        seeds = a.index.intersection(b.index)
-        higher = int((a[seeds] > b[seeds]).sum())
-        findings.append(Finding(f"{labels[with_lsw]}: final training loss {a[seeds].mean():.5f} against "
-                                f"{b[seeds].mean():.5f} without LSW, higher in {higher} of {len(seeds)} paired seeds.",
-                                caveat))  # fmt: skip
-    reached = epochs_to_reach(curves)
-    mean_epoch = reached.groupby("row", sort=False)["epoch"].mean()
-    findings.append(Finding(f"Epochs to reach a training loss of {reached['loss'].iloc[0]:.5f} (the highest final "
-                            "loss of any run), mean over seeds: "
-                            + ", ".join(f"{row} {epoch:.1f}" for row, epoch in mean_epoch.items()) + ".", caveat))  # fmt: skip
+    findings = _paired_final_findings(curves, "train_loss", "final training loss", "{:.5f}", caveat)
+    findings.append(_reach_finding(curves, "train_loss", "a training loss of {:.5f} (the highest final loss of any "
+                                   "run)", caveat))  # fmt: skip
+    if curve_score(curves) is not None:
+        val_caveat = scope.caveat("validation PCKh@0.5 without the flip test, on the epochs validated; seeds paired")
+        findings += _paired_final_findings(curves, METRIC, f"final validation {METRIC}", "{:.2f}", val_caveat)
+        findings.append(_reach_finding(curves, METRIC, f"a validation {METRIC} of {{:.2f}} (the lowest final score "
+                                       "of any run)", val_caveat))  # fmt: skip
     if len(layer_scales):
         moved = float((layer_scales["λ / init"] - 1).abs().max())
         findings.append(Finding(f"Over training, λ stayed within {moved * 100:.1f}% of its initial value (mean |λ| "
                                 "over layers and branches, every LSW run and epoch).", caveat))  # fmt: skip
     return findings
+
+
+def _paired_final_findings(curves: pd.DataFrame, column: str, what: str, number: str, caveat: str) -> list[Finding]:
+    from mfvpose_lib.study.ablation import LSW_PAIRS
+
+    final = curves.dropna(subset=[column]).sort_values("epoch").groupby(["key", "seed"]).last()
+    labels = curves.drop_duplicates("key").set_index("key")["row"]
+    findings = []
+    for with_lsw, without in LSW_PAIRS:
+        if with_lsw not in labels or without not in labels:
+            continue
+        a, b = final.loc[with_lsw, column], final.loc[without, column]
+        seeds = a.index.intersection(b.index)
+        higher = int((a[seeds] > b[seeds]).sum())
+        findings.append(Finding(f"{labels[with_lsw]}: {what} {number.format(a[seeds].mean())} against "
+                                f"{number.format(b[seeds].mean())} without LSW, higher in {higher} of {len(seeds)} "
+                                "paired seeds.", caveat))  # fmt: skip
+    return findings
+
+
+def _reach_finding(curves: pd.DataFrame, column: str, level_text: str, caveat: str) -> Finding:
+    from mfvpose_lib.study.dynamics import epochs_to_reach
+
+    reached = epochs_to_reach(curves, column=column)
+    mean_epoch = reached.groupby("row", sort=False)["epoch"].mean()
+    return Finding(f"Epochs to reach {level_text.format(reached['level'].iloc[0])}, mean over seeds: "
+                   + ", ".join(f"{row} {epoch:.1f}" for row, epoch in mean_epoch.items()) + ".", caveat)
+
+
+def lever_findings(levers: pd.DataFrame, *, scope: RunScope) -> list[Finding]:
+    """One sentence per lever and weights of :func:`~mfvpose_lib.study.noise_levers.lever_table`."""
+    from mfvpose_lib.study.noise_levers import lever_statements
+
+    caveat = scope.caveat("the MPII recipe with one setting changed per lever; TokenPose and + LSW, paired seeds")
+    return [Finding(text, caveat) for text in lever_statements(levers)]

@@ -57,12 +57,12 @@ def ensure_trained(
 
 # The fields that make two configs the same experiment: a finished run of the same identity is
 # reused, an unfinished one resumed, anything else in the folder is started afresh.
-RUN_IDENTITY = ("model", "dataset", "profile", "seed", "model_overrides", "init_from", "input_size")
+RUN_IDENTITY = ("model", "dataset", "profile", "seed", "model_overrides", "init_from", "input_size", "ema_decay")
 
 
 def same_experiment(saved: dict[str, Any], config: TrainConfig) -> bool:
     wanted = jsonable(dataclasses.asdict(config))
-    defaults = {"model_overrides": {}, "init_from": None}  # checkpoints older than these fields
+    defaults = {"model_overrides": {}, "init_from": None, "ema_decay": None}  # checkpoints older than these fields
 
     def identity(values: dict[str, Any]) -> list:
         out = [values.get(key, defaults.get(key)) for key in RUN_IDENTITY]

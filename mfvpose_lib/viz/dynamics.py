@@ -24,19 +24,29 @@ def _band(ax, curves: pd.DataFrame, column: str, *, log: bool = False) -> None:
     ax.legend(fontsize=7)
 
 
-def plot_ablation_dynamics(curves: pd.DataFrame, layer_scales: pd.DataFrame, *, title: str = ""):
-    """Left: training loss per epoch for every row (line: mean over seeds, band: their range).
-    Right, when there are LSW rows: mean |λ| / its initial value per epoch."""
-    panels = 2 if len(layer_scales) else 1
-    fig, axes = plt.subplots(1, panels, figsize=(5.6 * panels, 3.8), squeeze=False)
-    _band(axes[0, 0], curves, "train_loss", log=True)
-    axes[0, 0].set_ylabel("training loss (JointsMSE)")
-    axes[0, 0].set_title("training loss", fontsize=10)
-    if panels == 2:
-        _band(axes[0, 1], layer_scales, "λ / init")
-        axes[0, 1].axhline(1.0, color="grey", lw=0.8, ls="--")
-        axes[0, 1].set_ylabel("mean |λ| / initial value")
-        axes[0, 1].set_title("LayerScale weights over training", fontsize=10)
+def plot_ablation_dynamics(curves: pd.DataFrame, layer_scales: pd.DataFrame, *, score: str | None = None,
+                           title: str = ""):  # fmt: skip
+    """Training loss per epoch for every row (line: mean over seeds, band: their range); with
+    ``score`` (a column of ``curves``, e.g. the validation PCKh@0.5) that score the same way over
+    the epochs that have it; and, when there are LSW rows, mean |λ| / its initial value per epoch."""
+    panels = 1 + (score is not None) + bool(len(layer_scales))
+    fig, axes = plt.subplots(1, panels, figsize=(5.0 * panels, 3.8), squeeze=False)
+    axes = list(axes[0])
+    ax = axes.pop(0)
+    _band(ax, curves, "train_loss", log=True)
+    ax.set_ylabel("training loss (JointsMSE)")
+    ax.set_title("training loss", fontsize=10)
+    if score is not None:
+        ax = axes.pop(0)
+        _band(ax, curves.dropna(subset=[score]), score)
+        ax.set_ylabel(f"validation {score} (no flip)")
+        ax.set_title(f"validation {score}", fontsize=10)
+    if axes:
+        ax = axes.pop(0)
+        _band(ax, layer_scales, "λ / init")
+        ax.axhline(1.0, color="grey", lw=0.8, ls="--")
+        ax.set_ylabel("mean |λ| / initial value")
+        ax.set_title("LayerScale weights over training", fontsize=10)
     if title:
         fig.suptitle(title)
     fig.tight_layout()

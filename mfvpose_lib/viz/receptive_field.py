@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
@@ -225,25 +226,20 @@ def plot_branch_fields_on_crop(
     image: np.ndarray, boxes, *, erf: np.ndarray | None = None, mass: float = 0.9
 ) -> Figure:
     """The theoretical field each HRFOV branch adds (``boxes``: the DataFrame of
-    :func:`~mfvpose_lib.analysis.receptive_field.branch_field_boxes`) drawn on a crop at its
-    true scale; with ``erf``, the square holding ``mass`` of the measured ERF in white."""
+    :func:`~mfvpose_lib.analysis.dilation.branch_field_boxes`) drawn on a crop at its true scale
+    where it fits inside the crop (the others are named in the title, not drawn past its edges);
+    with ``erf``, the square holding ``mass`` of the measured ERF in white."""
     h, w = image.shape[:2]
     fig, ax = plt.subplots(figsize=(3.6, 3.6 * h / w + 0.6))
     ax.imshow(image)
     colours = plt.get_cmap("viridis")(np.linspace(0.1, 0.9, len(boxes)))
-    for colour, row in zip(colours, boxes.itertuples(index=False)):
+    fits = boxes["fits crop"] if "fits crop" in boxes else pd.Series(True, index=boxes.index)
+    for colour, fit, row in zip(colours, fits, boxes.itertuples(index=False)):
         size = row[3]
-        ax.add_patch(
-            Rectangle(
-                (row.x0 - 0.5, row.y0 - 0.5),
-                size,
-                size,
-                fill=False,
-                ec=colour,
-                lw=1.5,
-                label=f"branch {row.branch} (rate {row.rate}): {size} px",
-            )
-        )
+        if fit:
+            ax.add_patch(Rectangle((row.x0 - 0.5, row.y0 - 0.5), size, size, fill=False, ec=colour, lw=1.5,
+                                   label=f"branch {row.branch} (rate {row.rate}): {size} px"))  # fmt: skip
+    too_big = [f"{b} ({px} px)" for b, px, fit in zip(boxes["branch"], boxes["field (px)"], fits) if not fit]
     if erf is not None:
         radius = erf_radius(erf, mass)
         ax.add_patch(
@@ -263,6 +259,9 @@ def plot_branch_fields_on_crop(
     ax.set_xticks([])
     ax.set_yticks([])
     ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.02), frameon=False)
-    ax.set_title("Theoretical field of each HRFOV branch\n(at input scale, centred)", fontsize=9)
+    title = "Theoretical field of each HRFOV branch\n(at input scale, centred)"
+    if too_big:
+        title += f"\nlarger than the {h}x{w} crop, not drawn: branch {', '.join(too_big)}"
+    ax.set_title(title, fontsize=9)
     fig.tight_layout()
     return fig

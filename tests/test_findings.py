@@ -73,6 +73,14 @@ def test_receptive_field_sentences_carry_the_run_numbers():
     assert "widened" in text[2] and "±9 px untrained, ±15 px trained" in text[2]
     assert "140-px" in text[3] and "31 px" in text[3] and "22%" in text[3]
     assert all("16 validation crops" in f.caveat for f in findings)
+    on_canvas = [f.text for f in receptive_field_findings(table, boxes, crops=16, scope=SCOPE, crop_size=(64, 48),
+                                                         canvas=(128, 96))][-2:]  # fmt: skip
+    # trained ±15 px: 31% of the canvas' 48-px half-width (inside), 62% of the crop's 24 px
+    assert "31% of the half-width of the 128x96 image" in on_canvas[0] and "inside the measured image" in on_canvas[0]
+    assert "62% of the half-width of the model's own 64x48 crop" in on_canvas[0]
+    on_crop = [f.text for f in receptive_field_findings(table, boxes, crops=16, scope=SCOPE, crop_size=(64, 48))]
+    assert "62% of the half-width of the 64x48 image" in on_crop[-2] and "not inside" in on_crop[-2]
+    assert "own" not in on_crop[-2]
 
 
 def test_token_sentences_read_the_skeleton_structure():

@@ -10,7 +10,7 @@ from mfvpose_lib.study.profiles import PROFILES, get_profile, profile_table
 def test_a_recipe_overrides_only_what_it_names():
     cpu = get_profile("cpu")
     coco, mpii = cpu.for_dataset("coco"), cpu.for_dataset("mpii")
-    assert (coco.epochs, coco.lr_steps, coco.workers) == (18, (14, 17), 0)
+    assert (coco.epochs, coco.lr_steps, coco.workers) == (16, (12, 15), 0)
     assert (coco.batch_size, coco.lr, coco.threads) == (64, 2e-3, 2)
     assert (mpii.epochs, mpii.lr_steps, mpii.workers) == (8, (6, 7), 0)
     # what the MPII recipe leaves out is the profile's
@@ -85,7 +85,7 @@ CONFIG_SNAPSHOT = [
         'augmentation': None, 'val_boxes': 'gt', 'val_flip': True, 'eval_every': 1, 'pretrained': None,
         'init_from': None, 'profile': 'smoke', 'progress': True}),
     ('cpu', 'coco', {}, {'model': 'mfvpose_tiny', 'dataset': 'coco', 'data_root': 'DATA', 'out_dir': 'OUT',
-        'epochs': 18, 'batch_size': 64, 'lr': 0.002, 'lr_steps': (14, 17), 'lr_schedule': 'step', 'lr_gamma': 0.1, 'warmup_epochs':
+        'epochs': 16, 'batch_size': 64, 'lr': 0.002, 'lr_steps': (12, 15), 'lr_schedule': 'step', 'lr_gamma': 0.1, 'warmup_epochs':
         1.0, 'warmup_factor': 0.001, 'lr_scaling': 'none', 'reference_batch': 32, 'optimizer': 'adam',
         'weight_decay': 0.0, 'ema_decay': None, 'clip_grad_norm': None, 'amp': 'auto', 'compile': False, 'channels_last': False,
         'workers': 0, 'cache_images': True, 'threads': 2, 'seed': 0, 'device': 'auto', 'input_size': None,
@@ -152,7 +152,7 @@ CONFIG_SNAPSHOT = [
         'total_batch': None, 'accumulate_steps': 1, 'augmentation': None, 'val_boxes': 'gt', 'val_flip': True,
         'eval_every': 10, 'pretrained': None, 'init_from': None, 'profile': 'paper', 'progress': True}),
     ('cpu', 'coco', {'epochs': 3, 'threads': None, 'seed': 2}, {'model': 'mfvpose_tiny', 'dataset': 'coco',
-        'data_root': 'DATA', 'out_dir': 'OUT', 'epochs': 3, 'batch_size': 64, 'lr': 0.002, 'lr_steps': (14, 17), 'lr_schedule': 'step', 'lr_gamma': 0.1, 'warmup_epochs': 1.0, 'warmup_factor': 0.001, 'lr_scaling': 'none',
+        'data_root': 'DATA', 'out_dir': 'OUT', 'epochs': 3, 'batch_size': 64, 'lr': 0.002, 'lr_steps': (12, 15), 'lr_schedule': 'step', 'lr_gamma': 0.1, 'warmup_epochs': 1.0, 'warmup_factor': 0.001, 'lr_scaling': 'none',
         'reference_batch': 32, 'optimizer': 'adam', 'weight_decay': 0.0, 'ema_decay': None, 'clip_grad_norm': None, 'amp':
         'auto', 'compile': False, 'channels_last': False, 'workers': 0, 'cache_images': True, 'threads': 2,
         'seed': 2, 'device': 'auto', 'input_size': None, 'model_overrides': {}, 'sigma': 1.0, 'codec': {},

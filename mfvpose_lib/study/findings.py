@@ -82,11 +82,13 @@ INSIDE_CROP = 0.6
 
 
 def receptive_field_findings(table: pd.DataFrame, boxes: pd.DataFrame | None, *, crops: int,
-                             scope: RunScope, crop_size: tuple[int, int] | None = None) -> list[Finding]:  # fmt: skip
+                             scope: RunScope, crop_size: tuple[int, int] | None = None,
+                             canvas: tuple[int, int] | None = None) -> list[Finding]:  # fmt: skip
     """From :func:`~mfvpose_lib.analysis.receptive_field.erf_table` (and the branch boxes of
     :func:`~mfvpose_lib.analysis.dilation.branch_field_boxes`): what HRFOV adds to the 90% field
     of each model, what training changed, how much of the theoretical field is used, and (with
-    ``crop_size``) whether each 90% field lies inside the crop, i.e. whether the crop bounds it."""
+    ``crop_size``, the model's crop, and ``canvas``, the image measured on, by default the crop)
+    whether each 90% field lies inside the measured image, i.e. whether its edges bound it."""
     caveat = scope.caveat(f"{crops} validation crop{'s' if crops != 1 else ''}; radii in input pixels")
     radius = table.set_index(["model", "map"])[R90]
     findings = [Finding(_hrfov_sentence(model, radius[model]), caveat) for model in dict.fromkeys(table["model"])]
@@ -103,19 +105,22 @@ def receptive_field_findings(table: pd.DataFrame, boxes: pd.DataFrame | None, *,
                                 f"square is {used:.0f} px, {used / widest:.0%} of that width: the gradient stays "
                                 "far inside the theoretical field.", caveat))  # fmt: skip
     if crop_size is not None:
-        findings += [Finding(_inside_crop_sentence(model, radius[model], crop_size), caveat)
+        findings += [Finding(_inside_crop_sentence(model, radius[model], crop_size, canvas or crop_size), caveat)
                      for model in dict.fromkeys(table["model"])]  # fmt: skip
     return findings
 
 
-def _inside_crop_sentence(model: str, radius: pd.Series, crop_size: tuple[int, int]) -> str:
-    half = min(crop_size) / 2
+def _inside_crop_sentence(model: str, radius: pd.Series, crop_size: tuple[int, int], canvas: tuple[int, int]) -> str:
+    half = min(canvas) / 2
     r = radius.get("backbone + HRFOV", radius["backbone"])
     share = r / half
-    verdict = ("inside the crop: the crop does not bound it" if share <= INSIDE_CROP
-               else "not inside the crop: the crop's edges bound it, so the radius partly measures the crop")
-    return (f"{model.capitalize()} model: its 90% field (±{r:.0f} px) is {share:.0%} of the crop's half-width "
-            f"({half:.0f} px of {crop_size[0]}x{crop_size[1]}); {verdict} (inside: at most {INSIDE_CROP:.0%}).")
+    verdict = ("inside the measured image: its edges do not bound it" if share <= INSIDE_CROP
+               else "not inside the measured image: its edges bound it, so the radius partly measures them")
+    own = "" if tuple(canvas) == tuple(crop_size) else (
+        f"; it spans {r / (min(crop_size) / 2):.0%} of the half-width of the model's own {crop_size[0]}x{crop_size[1]} crop")
+    return (f"{model.capitalize()} model: its 90% field (±{r:.0f} px) is {share:.0%} of the half-width of the "
+            f"{canvas[0]}x{canvas[1]} image it was measured on ({half:.0f} px); {verdict} (inside: at most "
+            f"{INSIDE_CROP:.0%}){own}.")
 
 
 def _hrfov_sentence(model: str, radius: pd.Series) -> str:

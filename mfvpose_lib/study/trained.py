@@ -71,3 +71,31 @@ def val_crops(
     if not indices:
         raise ValueError(f"{data_root}: the {dataset} validation set is empty")
     return [crops[i] for i in indices], indices
+
+
+def context_crops(
+    data_root: str | Path, model, count: int, *, factor: int = 2, dataset: str = "coco"
+) -> tuple[list[dict], list[int]]:
+    """The first ``count`` validation people at the pixel scale ``model`` sees them, on a canvas
+    ``factor`` times as high and wide as its crop: the crop's centre and scale, the scale times
+    ``factor``, cut by the model codec's geometry and normalised as every crop is. A convolutional
+    backbone reads such a canvas as it reads its crop, but its field is no longer cut off by the
+    crop's edges, so an effective receptive field measured on it is the network's, not the crop's."""
+
+    from mfvpose_lib.data import build_dataset
+    from mfvpose_lib.data.transforms import AffineCrop, Normalize
+    from mfvpose_lib.models.codec import model_codec
+
+    codec = model_codec(model)
+    crops = build_dataset(data_root, dataset, "val", codec=codec, train=False)
+    indices = list(range(min(count, len(crops))))
+    if not indices:
+        raise ValueError(f"{data_root}: the {dataset} validation set is empty")
+    h, w = codec.input_size
+    cut, normalise = AffineCrop((h * factor, w * factor), geometry=codec.geometry), Normalize()
+    items = []
+    for index in indices:
+        sample = crops.raw_sample(index)
+        sample["scale"] = sample["scale"] * factor
+        items.append(normalise(cut(sample)))
+    return items, indices

@@ -34,11 +34,12 @@ def plot_levers(table: pd.DataFrame, *, budget_hours: float | None = None, targe
     for name, x, h, seeds in zip(names, table["CPU-min per run"], hours, table["seeds for target"], strict=True):
         if np.isfinite(h):
             right.annotate(f"{name}: {seeds:g} seeds", (x, h), fontsize=7, xytext=(4, 3), textcoords="offset points")
+    right.set_xlim(0, 1.45 * float(np.nanmax(table["CPU-min per run"])))
+    right.set_ylim(0, 1.15 * float(np.nanmax([hours.max(), budget_hours or 0])))
     if budget_hours is not None:
         right.axhline(budget_hours, color="grey", ls="--", lw=1)
-        right.annotate(f"{budget_hours:g} h", (right.get_xlim()[0], budget_hours), fontsize=8, color="grey",
-                       xytext=(2, 3), textcoords="offset points")  # fmt: skip
-    right.set_yscale("log")
+        right.annotate(f"budget: {budget_hours:g} CPU-hours", (0, budget_hours), fontsize=8, color="grey",
+                       xytext=(4, 3), textcoords="offset points")  # fmt: skip
     right.set_xlabel("CPU-minutes per run")
     right.set_ylabel(f"CPU-hours of a Table 4 resolving {target:g} PCKh")
     right.set_title("what resolving the target costs (4 rows, paired seeds)", fontsize=10)

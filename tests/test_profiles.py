@@ -112,7 +112,7 @@ CONFIG_SNAPSHOT = [
         'augmentation': None, 'val_boxes': 'det', 'val_flip': True, 'eval_every': 5, 'pretrained': None,
         'init_from': None, 'profile': 'gpu', 'progress': True}),
     ('gpu', 'mpii', {}, {'model': 'mfvpose_l_d6_mpii', 'dataset': 'mpii', 'data_root': 'DATA', 'out_dir':
-        'OUT', 'epochs': 24, 'batch_size': 64, 'lr': 0.001, 'lr_steps': (18, 22), 'lr_schedule': 'step', 'lr_gamma': 0.1,
+        'OUT', 'epochs': 150, 'batch_size': 64, 'lr': 0.001, 'lr_steps': (120, 140), 'lr_schedule': 'step', 'lr_gamma': 0.1,
         'warmup_epochs': 1.0, 'warmup_factor': 0.001, 'lr_scaling': 'none', 'reference_batch': 32,
         'optimizer': 'adam', 'weight_decay': 0.0, 'ema_decay': None, 'clip_grad_norm': None, 'amp': 'auto', 'compile': False,
         'channels_last': False, 'workers': 8, 'cache_images': False, 'threads': None, 'seed': 0, 'device':
@@ -161,8 +161,8 @@ CONFIG_SNAPSHOT = [
         'val_boxes': 'det', 'val_flip': False, 'eval_every': 5, 'pretrained': None, 'init_from': None,
         'profile': 'cpu', 'progress': True}),
     ('gpu', 'mpii', {'total_batch': 32, 'batch_size': 4}, {'model': 'mfvpose_l_d6_mpii', 'dataset': 'mpii',
-        'data_root': 'DATA', 'out_dir': 'OUT', 'epochs': 24, 'batch_size': 4, 'lr': 0.001, 'lr_steps': (18,
-        22), 'lr_schedule': 'step', 'lr_gamma': 0.1, 'warmup_epochs': 1.0, 'warmup_factor': 0.001, 'lr_scaling': 'none',
+        'data_root': 'DATA', 'out_dir': 'OUT', 'epochs': 150, 'batch_size': 4, 'lr': 0.001, 'lr_steps': (120,
+        140), 'lr_schedule': 'step', 'lr_gamma': 0.1, 'warmup_epochs': 1.0, 'warmup_factor': 0.001, 'lr_scaling': 'none',
         'reference_batch': 32, 'optimizer': 'adam', 'weight_decay': 0.0, 'ema_decay': None, 'clip_grad_norm': None, 'amp':
         'auto', 'compile': False, 'channels_last': False, 'workers': 8, 'cache_images': False, 'threads':
         None, 'seed': 0, 'device': 'auto', 'input_size': None, 'model_overrides': {}, 'sigma': None, 'codec':

@@ -393,3 +393,23 @@ def lever_findings(levers: pd.DataFrame, *, scope: RunScope) -> list[Finding]:
 
     caveat = scope.caveat("the MPII recipe with one setting changed per lever; TokenPose and + LSW, paired seeds")
     return [Finding(text, caveat) for text in lever_statements(levers)]
+
+
+def scale_findings(scaling, designs: pd.DataFrame, *, seeds: int, epochs: int, scope: RunScope) -> list[Finding]:
+    """What :mod:`~mfvpose_lib.study.scale_design` predicts for a Table 4 of ``seeds`` paired seeds
+    and ``epochs`` epochs (the gpu profile's), labelled as the prediction it is."""
+    from mfvpose_lib.study import significance
+    from mfvpose_lib.study.scale_design import PAPER_TARGET
+
+    caveat = scope.caveat(f"a power law through {scaling.epochs[0]} and {scaling.epochs[1]} epochs on this profile, "
+                          "carried to another model and data set: a prediction, not a measurement")  # fmt: skip
+    mdd = significance.minimum_detectable_difference(scaling.spread_at(epochs), seeds)
+    cheapest = designs.loc[designs["GPU-hours (assumed rate)"].idxmin()]
+    return [
+        Finding(f"The paired spread fell from {scaling.spreads[0]:.2f} to {scaling.spreads[1]:.2f} PCKh between "
+                f"{scaling.epochs[0]} and {scaling.epochs[1]} epochs (epochs^-{scaling.exponent:.2f}).", caveat),
+        Finding(f"Predicted: {seeds} paired seeds of {epochs} epochs detect {mdd:.2f} PCKh, against the paper's "
+                f"+{PAPER_TARGET}; the cheapest design in the table is {cheapest['paired seeds']:g} seeds of "
+                f"{cheapest['epochs']:g} epochs, {cheapest['GPU-hours (assumed rate)']:.1f} GPU-hours at the assumed "
+                "rate.", caveat),
+    ]  # fmt: skip

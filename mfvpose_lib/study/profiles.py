@@ -125,6 +125,25 @@ CPU_COCO = DatasetRecipe(
     batch_size=64, lr=2e-3, threads=2, workers=0, epochs=16, lr_steps=(12, 15),
 )  # fmt: skip
 
+# The cpu profile's MPII run, also seed 0 of the ablation's MfvPose row: 4 rows x 3 seeds fit the
+# budget. The ablation trains two runs side by side, each loading its own data on its core (a loader
+# process per run would leave four processes fighting for two cores).
+CPU_MPII = DatasetRecipe(
+    "mfvpose_tiny_mpii", input_size=(64, 64), augmentation=MILD_AUGMENTATION, epochs=8, lr_steps=(6, 7), workers=0
+)
+
+CPU = Profile(
+    name="cpu",
+    description="minutes on a 2-core laptop: small models on synthetic data that really learn",
+    synth_train=2000,
+    # 1000 people: evaluation noise (bootstrap over people) well under the seed spread
+    synth_val=1000,
+    synth_test=100,
+    training=CPU_TRAINING,
+    datasets={"coco": CPU_COCO, "mpii": CPU_MPII},
+    ablation_parallel=2,
+)
+
 PROFILES: dict[str, Profile] = {
     "smoke": Profile(
         name="smoke",
@@ -140,50 +159,22 @@ PROFILES: dict[str, Profile] = {
             "mpii": DatasetRecipe("mfvpose_tiny_mpii", input_size=(64, 64)),
         },
     ),
-    "cpu": Profile(
-        name="cpu",
-        description="minutes on a 2-core laptop: small models on synthetic data that really learn",
-        synth_train=2000,
-        # 1000 people: evaluation noise (bootstrap over people) well under the seed spread
-        synth_val=1000,
-        synth_test=100,
-        training=CPU_TRAINING,
-        datasets={
-            "coco": CPU_COCO,
-            # the MPII run is also seed 0 of the ablation's MfvPose row: 4 rows x 3 seeds fit the
-            # budget. The ablation trains two runs side by side, each loading its own data on its
-            # core (a loader process per run would leave four processes fighting for two cores).
-            "mpii": DatasetRecipe(
-                "mfvpose_tiny_mpii", input_size=(64, 64), augmentation=MILD_AUGMENTATION,
-                epochs=8, lr_steps=(6, 7), workers=0,
-            ),  # fmt: skip
-        },
-        ablation_parallel=2,
-    ),
+    "cpu": CPU,
     # Table 4 alone, designed from the noise study (`mfvpose noise`, study.noise_levers; figures/cpu/
     # table4_noise_levers.csv). Of the levers measured at the cpu profile's MPII recipe (3 paired seeds,
     # TokenPose against + LSW), only the schedule length narrowed the paired spread: 3.22 PCKh at 8 epochs,
     # 1.74 at 16; a weight average (EMA 0.995) 1.94, an 8x8 patch grid 4.08. Pre-registered here before
     # its runs: PCKh@0.5 (the paper's statistic; MNE beside it), final weights, 16 epochs (x0.1 at 12 and
     # 15), 64x64 crops, 9 paired seeds, which a spread of 1.74 gives a minimum detectable difference of
-    # 1.86 PCKh (80% power, 5% level). Run with `make ablation` (about 1.5 hours on 2 cores).
-    "ablation": Profile(
+    # 1.86 PCKh (80% power, 5% level). Run with `make ablation` (about 1.5 hours on 2 cores). The MPII
+    # runs validate every other epoch (no flip test) for the learning curves of the dynamics section.
+    "ablation": replace(
+        CPU,
         name="ablation",
         description="Table 4 alone on 2 cores (about 1.5 hours): 9 paired seeds x 4 rows, 16 epochs, sized to resolve 2.0 PCKh",
-        synth_train=2000,
-        synth_val=1000,
-        synth_test=100,
-        training=CPU_TRAINING,
-        datasets={
-            "coco": CPU_COCO,
-            # validated every other epoch (no flip test) for the learning curves of the dynamics section
-            "mpii": DatasetRecipe(
-                "mfvpose_tiny_mpii", input_size=(64, 64), augmentation=MILD_AUGMENTATION, workers=0,
-                epochs=16, lr_steps=(12, 15), eval_every=2,
-            ),  # fmt: skip
-        },
+        datasets={"coco": CPU_COCO,
+                  "mpii": DatasetRecipe(**{**CPU_MPII, "epochs": 16, "lr_steps": (12, 15), "eval_every": 2})},
         ablation_seeds=9,
-        ablation_parallel=2,
     ),
     "gpu": Profile(
         name="gpu",

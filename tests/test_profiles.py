@@ -10,8 +10,8 @@ from mfvpose_lib.study.profiles import PROFILES, get_profile, profile_table
 def test_a_recipe_overrides_only_what_it_names():
     cpu = get_profile("cpu")
     coco, mpii = cpu.for_dataset("coco"), cpu.for_dataset("mpii")
-    assert (coco.epochs, coco.lr_steps, coco.workers) == (16, (12, 15), 0)
-    assert (coco.batch_size, coco.lr, coco.threads) == (64, 2e-3, 2)
+    assert (coco.epochs, coco.lr_steps, coco.workers) == (24, (18, 22), 0)
+    assert (coco.batch_size, coco.lr, coco.threads) == (32, 1.4e-3, 2)
     assert (mpii.epochs, mpii.lr_steps, mpii.workers) == (8, (6, 7), 0)
     # what the MPII recipe leaves out is the profile's
     shared = cpu.training
@@ -59,7 +59,7 @@ def test_the_training_config_takes_each_data_set_recipe(tmp_path):
     cpu = get_profile("cpu")
     coco = config_from_profile(cpu, "coco", tmp_path, tmp_path / "coco")
     mpii = config_from_profile(cpu, "mpii", tmp_path, tmp_path / "mpii")
-    assert (coco.batch_size, coco.lr, coco.threads, coco.workers, coco.cache_images) == (64, 2e-3, 2, 0, True)
+    assert (coco.batch_size, coco.lr, coco.threads, coco.workers, coco.cache_images) == (32, 1.4e-3, 2, 0, True)
     assert (mpii.batch_size, mpii.lr, mpii.threads, mpii.workers, mpii.cache_images) == (16, 1e-3, 1, 0, True)
     assert config_from_profile(cpu, "coco", tmp_path, tmp_path / "c", batch_size=8).batch_size == 8
 
@@ -85,14 +85,14 @@ CONFIG_SNAPSHOT = [
         'augmentation': None, 'val_boxes': 'gt', 'val_flip': True, 'eval_every': 1, 'pretrained': None,
         'init_from': None, 'profile': 'smoke', 'progress': True}),
     ('cpu', 'coco', {}, {'model': 'mfvpose_tiny', 'dataset': 'coco', 'data_root': 'DATA', 'out_dir': 'OUT',
-        'epochs': 16, 'batch_size': 64, 'lr': 0.002, 'lr_steps': (12, 15), 'lr_schedule': 'step', 'lr_gamma': 0.1, 'warmup_epochs':
+        'epochs': 24, 'batch_size': 32, 'lr': 0.0014, 'lr_steps': (18, 22), 'lr_schedule': 'step', 'lr_gamma': 0.1, 'warmup_epochs':
         1.0, 'warmup_factor': 0.001, 'lr_scaling': 'none', 'reference_batch': 32, 'optimizer': 'adam',
         'weight_decay': 0.0, 'ema_decay': None, 'clip_grad_norm': None, 'amp': 'auto', 'compile': False, 'channels_last': False,
         'workers': 0, 'cache_images': True, 'threads': 2, 'seed': 0, 'device': 'auto', 'input_size': None,
         'model_overrides': {}, 'sigma': 1.0, 'codec': {}, 'total_batch': None, 'accumulate_steps': 1,
         'augmentation': {'scale_factor': 0.25, 'rotation_factor': 20.0, 'rotation_prob': 0.5, 'flip_prob':
         0.5, 'half_body_prob': 0.1, 'num_joints_half_body': 8}, 'val_boxes': 'det', 'val_flip': False,
-        'eval_every': 5, 'pretrained': None, 'init_from': None, 'profile': 'cpu', 'progress': True}),
+        'eval_every': 8, 'pretrained': None, 'init_from': None, 'profile': 'cpu', 'progress': True}),
     ('cpu', 'mpii', {}, {'model': 'mfvpose_tiny_mpii', 'dataset': 'mpii', 'data_root': 'DATA', 'out_dir':
         'OUT', 'epochs': 8, 'batch_size': 16, 'lr': 0.001, 'lr_steps': (6, 7), 'lr_schedule': 'step', 'lr_gamma': 0.1,
         'warmup_epochs': 1.0, 'warmup_factor': 0.001, 'lr_scaling': 'none', 'reference_batch': 32,
@@ -152,13 +152,13 @@ CONFIG_SNAPSHOT = [
         'total_batch': None, 'accumulate_steps': 1, 'augmentation': None, 'val_boxes': 'gt', 'val_flip': True,
         'eval_every': 10, 'pretrained': None, 'init_from': None, 'profile': 'paper', 'progress': True}),
     ('cpu', 'coco', {'epochs': 3, 'threads': None, 'seed': 2}, {'model': 'mfvpose_tiny', 'dataset': 'coco',
-        'data_root': 'DATA', 'out_dir': 'OUT', 'epochs': 3, 'batch_size': 64, 'lr': 0.002, 'lr_steps': (12, 15), 'lr_schedule': 'step', 'lr_gamma': 0.1, 'warmup_epochs': 1.0, 'warmup_factor': 0.001, 'lr_scaling': 'none',
+        'data_root': 'DATA', 'out_dir': 'OUT', 'epochs': 3, 'batch_size': 32, 'lr': 0.0014, 'lr_steps': (18, 22), 'lr_schedule': 'step', 'lr_gamma': 0.1, 'warmup_epochs': 1.0, 'warmup_factor': 0.001, 'lr_scaling': 'none',
         'reference_batch': 32, 'optimizer': 'adam', 'weight_decay': 0.0, 'ema_decay': None, 'clip_grad_norm': None, 'amp':
         'auto', 'compile': False, 'channels_last': False, 'workers': 0, 'cache_images': True, 'threads': 2,
         'seed': 2, 'device': 'auto', 'input_size': None, 'model_overrides': {}, 'sigma': 1.0, 'codec': {},
         'total_batch': None, 'accumulate_steps': 1, 'augmentation': {'scale_factor': 0.25, 'rotation_factor':
         20.0, 'rotation_prob': 0.5, 'flip_prob': 0.5, 'half_body_prob': 0.1, 'num_joints_half_body': 8},
-        'val_boxes': 'det', 'val_flip': False, 'eval_every': 5, 'pretrained': None, 'init_from': None,
+        'val_boxes': 'det', 'val_flip': False, 'eval_every': 8, 'pretrained': None, 'init_from': None,
         'profile': 'cpu', 'progress': True}),
     ('gpu', 'mpii', {'total_batch': 32, 'batch_size': 4}, {'model': 'mfvpose_l_d6_mpii', 'dataset': 'mpii',
         'data_root': 'DATA', 'out_dir': 'OUT', 'epochs': 150, 'batch_size': 4, 'lr': 0.001, 'lr_steps': (120,

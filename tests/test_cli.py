@@ -5,7 +5,7 @@ import pytest
 
 from mfvpose_lib.cli import SUBCOMMANDS, main
 
-EXPECTED_COMMANDS = {"bench", "complexity", "evaluate", "export", "lab", "models", "predict", "report", "reproduce", "synth", "train"}
+EXPECTED_COMMANDS = {"bench", "complexity", "evaluate", "export", "lab", "models", "noise", "predict", "report", "reproduce", "synth", "train"}
 
 
 def test_help_lists_every_subcommand(capsys):

@@ -28,7 +28,7 @@ def test_each_layer_of_the_precedence_from_a_json_file(tmp_path):
     config = resolve_config(read_config_file(cfg), {"profile": "cpu", "lr": 0.5})
     assert config.profile == "cpu" and config.lr == 0.5  # the flags over the file
     assert config.epochs == 4 and config.input_size == (32, 24)  # the file over the profile
-    assert config.batch_size == 64 and config.cache_images  # the cpu profile's COCO recipe
+    assert config.batch_size == 32 and config.cache_images  # the cpu profile's COCO recipe
     assert config.lr_gamma == 0.1 and config.optimizer == "adam"  # TrainConfig's defaults
 
 

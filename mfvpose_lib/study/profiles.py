@@ -170,7 +170,7 @@ PROFILES: dict[str, Profile] = {
     # and 15), 64x64 crops, 4 paired seeds. Table 4 pools the rows' paired spreads (the + HRFOV row's was
     # 0.48 at 8 epochs): a pooled spread of 1.3 gives a minimum detectable difference of 2.8 PCKh; the LSW
     # pairs' 1.74 alone 3.7. 9 seeds (1.86 for the LSW pairs) were the plan; 4 are what fit beside the rest
-    # of our session (`make ablation`, about 45 minutes on 2 cores). The MPII runs validate every other epoch
+    # of our run of the study (`make ablation`, about 45 minutes on 2 cores). The MPII runs validate every other epoch
     # (no flip test) for the learning curves.
     "ablation": replace(
         CPU,

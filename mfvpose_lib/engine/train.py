@@ -74,6 +74,14 @@ class NonFiniteLossError(RuntimeError):
     """The loss became NaN or infinite; the last good checkpoint is left as it was."""
 
 
+def warmup_scale(progress: float, warmup_epochs: float, warmup_factor: float) -> float:
+    """The linear warm-up's multiplier: ``warmup_factor`` at 0, 1 from ``warmup_epochs`` on."""
+    if warmup_epochs <= 0 or progress >= warmup_epochs:
+        return 1.0
+    alpha = progress / warmup_epochs
+    return warmup_factor * (1 - alpha) + alpha
+
+
 @dataclass(frozen=True)
 class StepSchedule:
     """Learning rate as a pure function of training progress (epochs, fractional).
@@ -91,10 +99,7 @@ class StepSchedule:
 
     def lr_at(self, progress: float) -> float:
         lr = self.base_lr * self.gamma ** sum(1 for m in self.milestones if math.floor(progress + 1e-9) >= m)
-        if self.warmup_epochs > 0 and progress < self.warmup_epochs:
-            alpha = progress / self.warmup_epochs
-            lr *= self.warmup_factor * (1 - alpha) + alpha
-        return lr
+        return lr * warmup_scale(progress, self.warmup_epochs, self.warmup_factor)
 
 
 @dataclass(frozen=True)
@@ -108,11 +113,9 @@ class CosineSchedule:
     warmup_factor: float = 0.001
 
     def lr_at(self, progress: float) -> float:
-        lr = 0.5 * self.base_lr * (1.0 + math.cos(math.pi * min(progress / max(self.epochs, 1), 1.0)))
-        if self.warmup_epochs > 0 and progress < self.warmup_epochs:
-            alpha = progress / self.warmup_epochs
-            lr = self.base_lr * (self.warmup_factor * (1 - alpha) + alpha)
-        return lr
+        if self.warmup_epochs > 0 and progress < self.warmup_epochs:  # the warm-up ramps the base rate
+            return self.base_lr * warmup_scale(progress, self.warmup_epochs, self.warmup_factor)
+        return 0.5 * self.base_lr * (1.0 + math.cos(math.pi * min(progress / max(self.epochs, 1), 1.0)))
 
 
 def build_schedule(config: TrainConfig, lr: float) -> StepSchedule | CosineSchedule:

@@ -58,11 +58,8 @@ def load_study_models(
     return StudyModels(trained, untrained, checkpoint, note)
 
 
-def val_crops(
-    data_root: str | Path, model, count: int, *, dataset: str = "coco"
-) -> tuple[list[dict], list[int]]:
-    """The first ``count`` validation crops (ground-truth boxes), cut and encoded by ``model``'s
-    codec as for its evaluation, and their indices in the validation set."""
+def _first_val_people(data_root: str | Path, model, count: int, dataset: str):
+    """The validation set as ``model``'s codec cuts it, and the indices of its first ``count`` people."""
     from mfvpose_lib.data import build_dataset
     from mfvpose_lib.models.codec import model_codec
 
@@ -70,6 +67,15 @@ def val_crops(
     indices = list(range(min(count, len(crops))))
     if not indices:
         raise ValueError(f"{data_root}: the {dataset} validation set is empty")
+    return crops, indices
+
+
+def val_crops(
+    data_root: str | Path, model, count: int, *, dataset: str = "coco"
+) -> tuple[list[dict], list[int]]:
+    """The first ``count`` validation crops (ground-truth boxes), cut and encoded by ``model``'s
+    codec as for its evaluation, and their indices in the validation set."""
+    crops, indices = _first_val_people(data_root, model, count, dataset)
     return [crops[i] for i in indices], indices
 
 
@@ -82,15 +88,11 @@ def context_crops(
     backbone reads such a canvas as it reads its crop, but its field is no longer cut off by the
     crop's edges, so an effective receptive field measured on it is the network's, not the crop's."""
 
-    from mfvpose_lib.data import build_dataset
     from mfvpose_lib.data.transforms import AffineCrop, Normalize
     from mfvpose_lib.models.codec import model_codec
 
     codec = model_codec(model)
-    crops = build_dataset(data_root, dataset, "val", codec=codec, train=False)
-    indices = list(range(min(count, len(crops))))
-    if not indices:
-        raise ValueError(f"{data_root}: the {dataset} validation set is empty")
+    crops, indices = _first_val_people(data_root, model, count, dataset)
     h, w = codec.input_size
     cut, normalise = AffineCrop((h * factor, w * factor), geometry=codec.geometry), Normalize()
     items = []

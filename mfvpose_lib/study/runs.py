@@ -56,16 +56,21 @@ def ensure_trained(
 
 
 # The fields that make two configs the same experiment: a finished run of the same identity is
-# reused, an unfinished one resumed, anything else in the folder is started afresh.
-RUN_IDENTITY = ("model", "dataset", "profile", "seed", "model_overrides", "init_from", "input_size", "ema_decay")
+# reused, an unfinished one resumed, anything else in the folder is started afresh. The recipe's
+# schedule belongs to it: resuming a run under another batch, lr or length would mix two recipes.
+RUN_IDENTITY = ("model", "dataset", "profile", "seed", "model_overrides", "init_from", "input_size", "ema_decay",
+                "epochs", "batch_size", "total_batch", "lr", "lr_schedule", "lr_steps", "lr_gamma", "warmup_epochs",
+                "optimizer", "weight_decay")  # fmt: skip
+# what a checkpoint written before a field existed was trained with
+IDENTITY_DEFAULTS = {"model_overrides": {}, "init_from": None, "ema_decay": None, "lr_schedule": "step"}
 
 
 def same_experiment(saved: dict[str, Any], config: TrainConfig) -> bool:
     wanted = jsonable(dataclasses.asdict(config))
-    defaults = {"model_overrides": {}, "init_from": None, "ema_decay": None}  # checkpoints older than these fields
+    defaults = IDENTITY_DEFAULTS
 
     def identity(values: dict[str, Any]) -> list:
-        out = [values.get(key, defaults.get(key)) for key in RUN_IDENTITY]
+        out = [defaults.get(key) if values.get(key) is None else values[key] for key in RUN_IDENTITY]
         init = RUN_IDENTITY.index("init_from")
         out[init] = Path(out[init]).name if out[init] else None  # the run folder may be reached by another path
         return out

@@ -128,6 +128,25 @@ def discover_notebooks(notebook_dir: Path = NOTEBOOK_DIR, only: list[str] | None
     return notebooks
 
 
+def run_order(notebooks: list[Path]) -> list[Path]:
+    """``notebooks`` in numeric order, except that one whose metadata names notebooks it shows the
+    results of (``{"mfvpose": {"after": ["06"]}}``: notebook 03 looks at the model 06 trains) waits
+    until those of them in the list have run."""
+    import nbformat
+
+    after = {p: set(nbformat.read(p, as_version=4).metadata.get("mfvpose", {}).get("after", [])) for p in notebooks}
+    ordered: list[Path] = []
+    waiting = list(notebooks)
+    while waiting:
+        pending = {p.name[:2] for p in waiting}
+        ready = next((p for p in waiting if not after[p] & pending), None)
+        if ready is None:
+            raise ValueError(f"notebooks wait for each other: {', '.join(p.name for p in waiting)}")
+        ordered.append(ready)
+        waiting.remove(ready)
+    return ordered
+
+
 def _describe_failure(notebook: Path, err: Exception) -> str:
     cell = getattr(err, "cell_index", None)
     ename = getattr(err, "ename", type(err).__name__)
@@ -168,7 +187,7 @@ def run_study(
     out = Path(out or REPO_ROOT / "runs" / profile).resolve()
     layout = StudyLayout(data_root, out, Path(figures_dir).resolve() if figures_dir else out / "figures",
                          Path(notebook_dir))  # fmt: skip
-    notebooks = discover_notebooks(layout.notebook_dir, only)
+    notebooks = run_order(discover_notebooks(layout.notebook_dir, only))
     present = _prepare_study(profile, layout, prepare, pretrained, released)
     write = tqdm.write if progress else (lambda _line: None)
     runs = _run_notebooks(notebooks, layout.parameters(profile, device), layout, present, progress, write)

@@ -6,7 +6,7 @@ import nbformat
 import pandas as pd
 import pytest
 
-from mfvpose_lib.reproduce import NotebookFailed, discover_notebooks, notebook_map, run_study
+from mfvpose_lib.reproduce import NotebookFailed, discover_notebooks, notebook_map, run_order, run_study
 
 
 def _write_notebook(path, *sources):
@@ -47,6 +47,25 @@ def test_discovery_order_and_selection(notebook_dir):
     with pytest.raises(FileNotFoundError, match="07"):
         discover_notebooks(notebook_dir, ["07"])
     assert list(notebook_map(notebook_dir)["title"]) == ["00_first", "01_broken", "02_never"]
+
+
+def test_a_notebook_that_shows_a_later_ones_results_runs_after_it(tmp_path):
+    names = ["00_a.ipynb", "01_shows_03.ipynb", "02_b.ipynb", "03_trains.ipynb", "04_c.ipynb"]
+    for name in names:
+        _write_notebook(tmp_path / name, "x = 1")
+    shows = nbformat.read(tmp_path / names[1], as_version=4)
+    shows.metadata["mfvpose"] = {"after": ["03"]}
+    nbformat.write(shows, tmp_path / names[1])
+    order = [p.name for p in run_order(discover_notebooks(tmp_path))]
+    assert order == ["00_a.ipynb", "02_b.ipynb", "03_trains.ipynb", "01_shows_03.ipynb", "04_c.ipynb"]
+    # without the notebook it waits for, it keeps its place
+    alone = [p.name for p in run_order(discover_notebooks(tmp_path, ["00", "01", "02"]))]
+    assert alone == names[:3]
+    loop = nbformat.read(tmp_path / names[3], as_version=4)
+    loop.metadata["mfvpose"] = {"after": ["01"]}
+    nbformat.write(loop, tmp_path / names[3])
+    with pytest.raises(ValueError, match="wait for each other"):
+        run_order(discover_notebooks(tmp_path))
 
 
 @pytest.mark.slow

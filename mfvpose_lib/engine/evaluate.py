@@ -10,6 +10,7 @@ written here carries them.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -142,22 +143,32 @@ class EvalResult:
 _PART_NAMES = ("coords", "maxvals", "center", "scale", "score", "image_id", "index")
 
 
-@torch.no_grad()
 def predict(
     model: nn.Module, dataset: Dataset, *, flip_pairs, settings: EvalSettings, options: RunOptions
 ) -> Predictions:
     """Run ``model`` on every sample of ``dataset`` (sharded over processes under DDP) and
     decode image-space keypoints. With ``options.compute_loss`` the mean JointsMSE loss of the
     un-flipped output against the samples' targets is returned too."""
+    return predict_settings(model, dataset, flip_pairs=flip_pairs, settings=[settings], options=options)[0]
+
+
+@torch.no_grad()
+def predict_settings(
+    model: nn.Module, dataset: Dataset, *, flip_pairs, settings: Sequence[EvalSettings], options: RunOptions
+) -> list[Predictions]:
+    """:func:`predict` under several test-time settings in one pass over the data: each batch goes
+    through the network once (and once mirrored, if any setting flips), and every setting decodes
+    those outputs its own way. Each result equals :func:`predict`'s under that setting alone."""
     dist = options.dist or DistInfo()
-    codec = settings.resolve(dataset_codec(model, dataset))
+    base = dataset_codec(model, dataset)
+    codecs = [s.resolve(base) for s in settings]
     was_training = model.training
     model.eval()
     try:
-        shard = _predict_shard(model, dataset, codec, flip_pairs, settings, options, dist)
+        shards = _predict_shards(model, dataset, codecs, flip_pairs, [s.flip for s in settings], options, dist)
     finally:
         model.train(was_training)
-    return _merge_shards(gather_objects(shard.payload(), dist), options.compute_loss)
+    return [_merge_shards(gather_objects(shard.payload(), dist), options.compute_loss) for shard in shards]
 
 
 @dataclass
@@ -193,26 +204,28 @@ class _Shard:
         return local
 
 
-def _predict_shard(
-    model: nn.Module, dataset: Dataset, codec: HeatmapCodec, flip_pairs, settings: EvalSettings,
+def _predict_shards(
+    model: nn.Module, dataset: Dataset, codecs: list[HeatmapCodec], flip_pairs, flips: list[bool],
     options: RunOptions, dist: DistInfo,
-) -> _Shard:
-    """This process's share of the data set, predicted, flip-averaged and decoded."""
+) -> list[_Shard]:
+    """This process's share of the data set, predicted once and decoded by each codec (flip-averaged
+    where its ``flips`` entry asks)."""
     device = torch.device(options.device)
     memory_format = torch.channels_last if options.channels_last else torch.contiguous_format
     criterion = JointsMSELoss()
-    shard = _Shard()
+    shards = [_Shard() for _ in codecs]
     for batch in _batches(dataset, device, options, dist):
         images = batch["image"].to(device, non_blocking=True).contiguous(memory_format=memory_format)
-        heatmaps, flipped = _forward(model, images, settings.flip, options.amp_dtype)
+        heatmaps, flipped = _forward(model, images, any(flips), options.amp_dtype)
         if options.compute_loss:
             loss = criterion(heatmaps, batch["target"].to(device), batch["target_weight"].to(device))
-            shard.add_loss(loss, images.shape[0])
+            for shard in shards:
+                shard.add_loss(loss, images.shape[0])
         heatmaps = heatmaps.cpu().numpy()
-        if flipped is not None:
-            heatmaps = (heatmaps + codec.flip_back(flipped, flip_pairs)) * 0.5
-        shard.add_batch(codec, heatmaps, batch["meta"])
-    return shard
+        for shard, codec, flip in zip(shards, codecs, flips):
+            averaged = (heatmaps + codec.flip_back(flipped, flip_pairs)) * 0.5 if flip else heatmaps
+            shard.add_batch(codec, averaged, batch["meta"])
+    return shards
 
 
 def _batches(dataset: Dataset, device: torch.device, options: RunOptions, dist: DistInfo):
@@ -327,12 +340,24 @@ def evaluate_with(
     model: nn.Module, dataset: Dataset, settings: EvalSettings, options: RunOptions
 ) -> EvalResult:
     """:func:`evaluate_model` with its run options as one object."""
+    return evaluate_settings(model, dataset, [settings], options)[0]
+
+
+def evaluate_settings(
+    model: nn.Module, dataset: Dataset, settings: Sequence[EvalSettings], options: RunOptions
+) -> list[EvalResult]:
+    """:func:`evaluate_with` for each of ``settings``, predicting in one pass over the data
+    (:func:`predict_settings`): a grid of flip alignments and decoders costs one or two forward
+    passes, not one per setting. ``inference_seconds`` is that shared pass's time."""
     start = time.perf_counter()
-    preds = predict(model, dataset, flip_pairs=dataset.meta.flip_pairs, settings=settings, options=options)
-    info = describe_settings(model, dataset, settings)
-    info["inference_seconds"] = round(time.perf_counter() - start, 3)
-    metrics, results, scoring = get_dataset_spec(settings.dataset).score(dataset, preds, settings)
-    return EvalResult(metrics=metrics, settings={**info, **scoring}, predictions=preds, results=results or [])
+    all_preds = predict_settings(model, dataset, flip_pairs=dataset.meta.flip_pairs, settings=settings, options=options)
+    seconds = round(time.perf_counter() - start, 3)
+    results = []
+    for setting, preds in zip(settings, all_preds):
+        info = {**describe_settings(model, dataset, setting), "inference_seconds": seconds}
+        metrics, scored, scoring = get_dataset_spec(setting.dataset).score(dataset, preds, setting)
+        results.append(EvalResult(metrics=metrics, settings={**info, **scoring}, predictions=preds, results=scored or []))
+    return results
 
 
 def write_eval_outputs(
@@ -369,6 +394,40 @@ def per_joint_table(result: EvalResult):
     frame = pd.DataFrame(rows).set_index("joint")
     frame.attrs["note"] = f"{HRNET_MEAN_AT_0_11}: {metrics[HRNET_MEAN_AT_0_11]:.2f}"
     return frame
+
+
+#: The test-time grid of notebook 07: no flip test or each flip alignment, by each sub-pixel decoder.
+TEST_TIME_FLIPS = ("off", "exact", "hrnet_1px")
+TEST_TIME_DECODERS = ("quarter", "dark")
+#: The headline numbers of a data set's metrics, as flat columns.
+HEADLINE_METRICS = {
+    "coco": lambda m: {k: m[k] for k in ("AP", "AP50", "AP75", "AR")},
+    "mpii": lambda m: {"PCKh@0.5 Mean": m["PCKh@0.5"]["Mean"], "PCKh@0.1 Mean": m["PCKh@0.1"]["Mean"]},
+}
+
+
+def test_time_grid(dataset: str, boxes: str = "gt") -> list[EvalSettings]:
+    """Every flip test × decoder of :data:`TEST_TIME_FLIPS` and :data:`TEST_TIME_DECODERS`."""
+    return [EvalSettings(dataset=dataset, boxes=boxes, flip=flip != "off", decode=decode,
+                         flip_alignment=None if flip == "off" else flip)
+            for flip in TEST_TIME_FLIPS for decode in TEST_TIME_DECODERS]  # fmt: skip
+
+
+def test_time_effects(model: nn.Module, dataset: str, splits: dict[str, Dataset], options: RunOptions):
+    """One row per box source (the keys of ``splits``: ``"det"``, ``"gt"``) × flip test × decoder
+    with ``dataset``'s headline metrics; each box source costs one pass over its data
+    (:func:`evaluate_settings`)."""
+    import pandas as pd
+
+    if dataset not in HEADLINE_METRICS:
+        raise ValueError(f"no headline metrics for data set {dataset!r} (known: {', '.join(HEADLINE_METRICS)})")
+    rows = []
+    for boxes, data in splits.items():
+        grid = test_time_grid(dataset, boxes)
+        for settings, result in zip(grid, evaluate_settings(model, data, grid, options)):
+            rows.append({"boxes": boxes, "flip test": settings.flip_alignment if settings.flip else "off",
+                         "decode": settings.decode, **HEADLINE_METRICS[dataset](result.metrics)})  # fmt: skip
+    return pd.DataFrame(rows)
 
 
 def load_for_evaluation(checkpoint: str | Path, device: torch.device | str = "cpu") -> tuple[nn.Module, HeatmapCodec]:

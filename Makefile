@@ -42,7 +42,7 @@ reproduce: $(STAMP)
 	$(BIN)/mfvpose reproduce --profile $(PROFILE) --figures-dir figures/$(PROFILE) \
 		$(if $(PRETRAINED),--pretrained $(PRETRAINED)) $(if $(RELEASED),--released $(RELEASED)) $(REPRODUCE_ARGS)
 
-# Table 4 alone at the profile designed to resolve 2.0 PCKh (4 paired seeds x 4 rows, about 45 minutes on
+# Table 4 alone at the profile designed to resolve 2.0 PCKh (9 paired seeds x 4 rows, about 1.5 hours on
 # 2 cores): notebook 16 at PROFILE=ablation, figures in figures/ablation.
 ablation: $(STAMP)
 	$(BIN)/mfvpose reproduce --profile ablation --only 16 --figures-dir figures/ablation $(REPRODUCE_ARGS)

@@ -271,3 +271,14 @@ def test_checkpoint_without_batchnorm_counters_loads_strictly(tmp_path):
     torch.save(state, path)
     report = load_weights(_small_hrnet(), path)
     assert report.ok and "num_batches_tracked" in str(report)
+
+
+def test_a_long_list_of_unfitting_keys_is_reported_by_module():
+    from mfvpose_lib.models.checkpoint import LoadReport
+
+    keys = [f"hrfov.low.w{i}" for i in range(20)] + [f"hrfov.high.w{i}" for i in range(5)]
+    text = str(LoadReport("init.pt", "mfvpose", loaded=["a"], unexpected=keys))
+    assert "unexpected in the checkpoint (25)" in text
+    assert "hrfov.low.* (20 tensors)" in text and "hrfov.high.* (5 tensors)" in text and "w7" not in text
+    short = str(LoadReport("init.pt", "mfvpose", loaded=["a"], unexpected=keys[:3]))
+    assert all(k in short for k in keys[:3])

@@ -165,6 +165,8 @@ class LoadReport:
         def block(title: str, items: list[str]) -> None:
             if items:
                 lines.append(f"  {title} ({len(items)}):")
+                if len(items) > _LIST_LIMIT:  # a long list reads better as its modules
+                    items = _summarise(items)
                 lines.extend(f"    {item}" for item in items[:_LIST_LIMIT])
                 if len(items) > _LIST_LIMIT:
                     lines.append(f"    ... and {len(items) - _LIST_LIMIT} more")

@@ -13,7 +13,9 @@ family's test settings and the flip test; :func:`ablation_table` turns the cells
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
+import os
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
@@ -141,8 +143,13 @@ def write_initial_weights(cells: Iterable[AblationCell], run_dir: str | Path) ->
     return written
 
 
-def _train_cell(config: TrainConfig) -> str:
-    return str(ensure_run(replace(config, progress=False)))
+def _train_cell(config: TrainConfig, quiet: bool = False) -> str:
+    """Train one cell; ``quiet``: its log goes to its ``train.log`` only (side-by-side workers would
+    interleave their lines in the notebook)."""
+    if not quiet:
+        return str(ensure_run(replace(config, progress=False)))
+    with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
+        return str(ensure_run(replace(config, progress=False)))
 
 
 def run_ablation(
@@ -160,10 +167,10 @@ def run_ablation(
     elif pending:
         # spawn: a fresh interpreter per worker, whatever threads the notebook kernel holds
         with ProcessPoolExecutor(parallel, mp_context=multiprocessing.get_context("spawn")) as pool:
-            futures = {pool.submit(_train_cell, c.config): c for c in pending}
+            futures = {pool.submit(_train_cell, c.config, True): c for c in pending}
             for future, cell in futures.items():
                 future.result()
-                log(f"  done: {cell.row.label}, seed {cell.seed}")
+                log(f"  done: {cell.row.label}, seed {cell.seed} (log: {cell.out_dir / 'train.log'})")
     return cells
 
 

@@ -1,5 +1,6 @@
-"""Which saved run a study folder reuses: the same experiment (model, data, seed and the recipe's
-schedule) is reused or resumed; a changed recipe starts afresh instead of finishing under new settings."""
+"""The study's training runs. Which saved run a folder reuses: the same experiment (model, data, seed
+and the recipe's schedule) is reused or resumed; a changed recipe starts afresh instead of finishing
+under new settings. Side-by-side ablation cells log to their own files."""
 
 from __future__ import annotations
 
@@ -40,3 +41,13 @@ def test_a_checkpoint_from_before_the_schedule_field_counts_as_a_step_schedule(c
     older.pop("lr_schedule")
     assert config.lr_schedule == "step" and same_experiment(older, config)
     assert not same_experiment(older, dataclasses.replace(config, lr_schedule="cosine"))
+
+
+def test_a_quiet_ablation_cell_keeps_its_log_out_of_the_notebook(config, monkeypatch, capsys):
+    from mfvpose_lib.study import ablation
+
+    monkeypatch.setattr(ablation, "ensure_run", lambda c: print("epoch 1/1: loss 0.1") or c.out_dir)
+    ablation._train_cell(config, quiet=True)
+    assert capsys.readouterr().out == ""
+    ablation._train_cell(config)
+    assert "epoch 1/1" in capsys.readouterr().out

@@ -191,7 +191,7 @@ def run_study(
     present = _prepare_study(profile, layout, prepare, pretrained, released)
     write = tqdm.write if progress else (lambda _line: None)
     runs = _run_notebooks(notebooks, layout.parameters(profile, device), layout, present, progress, write)
-    _write_summary(runs, layout)
+    _write_summary(runs, layout, partial=bool(only))
     report_error = _write_report(layout, write) if report else None
     failure = next((r.error for r in runs if r.status == "failed"), None)
     if failure:
@@ -305,10 +305,32 @@ def _execute_notebook(notebook: Path, fitted, parameters: dict[str, str], layout
     return NotebookRun(notebook.name, "ok", time.perf_counter() - start, output, note=note)
 
 
-def _write_summary(runs: list[NotebookRun], layout: StudyLayout) -> None:
-    summary = summary_table(runs).to_csv(index=False)
-    atomic_write_text(summary, layout.out / "summary.csv")
-    atomic_write_text(summary, layout.figures_dir / "reproduce_summary.csv")
+def _write_summary(runs: list[NotebookRun], layout: StudyLayout, *, partial: bool = False) -> None:
+    """``out/summary.csv``: this run. ``figures/reproduce_summary.csv``: the study's record, each
+    notebook with when and on which machine it last ran; a run of some notebooks (``--only``)
+    replaces their rows and keeps the others."""
+    table = summary_table(runs)
+    atomic_write_text(table.to_csv(index=False), layout.out / "summary.csv")
+    finished = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    record = table[["notebook", "status", "seconds"]].assign(finished=finished, machine=machine_label())
+    path = layout.figures_dir / "reproduce_summary.csv"
+    if partial and path.is_file():
+        earlier = pd.read_csv(path, keep_default_na=False)
+        kept = earlier[~earlier["notebook"].isin(record["notebook"])]
+        record = pd.concat([kept, record], ignore_index=True).sort_values("notebook", kind="stable")
+    atomic_write_text(record.to_csv(index=False), path)
+
+
+def machine_label() -> str:
+    """The CPU model and core count, and the GPU where one is used: which machine a time is from."""
+    import os
+
+    import torch
+
+    from mfvpose_lib.engine.fast_path import read_cpu_info
+
+    label = f"{read_cpu_info()['model_name']}, {os.cpu_count()} cores"
+    return label + (f", {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else "")
 
 
 def _write_report(layout: StudyLayout, write) -> Exception | None:

@@ -121,3 +121,20 @@ def test_where_things_went_names_every_output(tmp_path):
     text = "\n".join(where_things_went(tmp_path / "out"))
     for part in ("notebooks", "run", "figures", "summary.csv", "report/index.html"):
         assert part in text
+
+
+def test_the_figures_summary_keeps_every_notebook_when_only_some_ran_again(tmp_path):
+    from mfvpose_lib.reproduce import NotebookRun, StudyLayout, _write_summary
+
+    layout = StudyLayout(tmp_path / "data", tmp_path / "out", tmp_path / "figures", tmp_path / "nbs")
+    layout.out.mkdir()
+    layout.figures_dir.mkdir()
+    _write_summary([NotebookRun(f"0{i}_x.ipynb", "ok", 10.0 + i, "") for i in range(3)], layout)
+    _write_summary([NotebookRun("01_x.ipynb", "ok", 99.0, "")], layout, partial=True)
+    record = pd.read_csv(layout.figures_dir / "reproduce_summary.csv")
+    assert list(record["notebook"]) == ["00_x.ipynb", "01_x.ipynb", "02_x.ipynb"]
+    assert list(record["seconds"]) == [10.0, 99.0, 12.0]
+    assert record["machine"].str.contains("cores").all() and record["finished"].str.endswith("UTC").all()
+    assert list(pd.read_csv(layout.out / "summary.csv")["notebook"]) == ["01_x.ipynb"]  # this run alone
+    _write_summary([NotebookRun("01_x.ipynb", "ok", 5.0, "")], layout)  # a whole run replaces the record
+    assert list(pd.read_csv(layout.figures_dir / "reproduce_summary.csv")["notebook"]) == ["01_x.ipynb"]

@@ -88,15 +88,19 @@ def test_ground_truth_heatmaps_score_full_pckh(synth_root):
 
 
 def test_a_grid_of_settings_in_one_pass_equals_each_setting_alone(synth_root):
-    from mfvpose_lib.engine.evaluate import RunOptions, evaluate_settings
+    from mfvpose_lib.engine.evaluate import (
+        RunOptions,
+        evaluate_settings,
+        inference_settings_effects,
+        inference_settings_grid,
+    )
     from mfvpose_lib.models import create_model
     from mfvpose_lib.models.codec import model_codec
 
     torch.manual_seed(0)
     model = create_model("mfvpose_tiny", input_size=(64, 48)).eval()
     data = build_split(synth_root, "coco", "val", model.cfg, train=False, boxes="gt", codec=model_codec(model))
-    grid = [EvalSettings(dataset="coco", flip=flip != "off", decode=decode, flip_alignment=None if flip == "off" else flip)
-            for flip in ("off", "exact", "hrnet_1px") for decode in ("quarter", "dark")]  # fmt: skip
+    grid = inference_settings_grid("coco")
     calls = []
     model.register_forward_hook(lambda *_: calls.append(1))
     together = evaluate_settings(model, data, grid, RunOptions(batch_size=4, progress=False))
@@ -108,3 +112,6 @@ def test_a_grid_of_settings_in_one_pass_equals_each_setting_alone(synth_root):
         assert (alone.predictions.coords == result.predictions.coords).all()
     coords = [r.predictions.coords for r in together]
     assert not (coords[0] == coords[1]).all() and not (coords[2] == coords[4]).all()  # the settings differ
+    table = inference_settings_effects(model, "coco", {"gt": data}, RunOptions(batch_size=4, progress=False))
+    assert list(table["flip test"]) == ["off", "off", "exact", "exact", "hrnet_1px", "hrnet_1px"]
+    assert list(table["AP"]) == [r.metrics["AP"] for r in together]

@@ -397,8 +397,8 @@ def per_joint_table(result: EvalResult):
 
 
 #: The test-time grid of notebook 07: no flip test or each flip alignment, by each sub-pixel decoder.
-TEST_TIME_FLIPS = ("off", "exact", "hrnet_1px")
-TEST_TIME_DECODERS = ("quarter", "dark")
+INFERENCE_FLIPS = ("off", "exact", "hrnet_1px")
+INFERENCE_DECODERS = ("quarter", "dark")
 #: The headline numbers of a data set's metrics, as flat columns.
 HEADLINE_METRICS = {
     "coco": lambda m: {k: m[k] for k in ("AP", "AP50", "AP75", "AR")},
@@ -406,14 +406,14 @@ HEADLINE_METRICS = {
 }
 
 
-def test_time_grid(dataset: str, boxes: str = "gt") -> list[EvalSettings]:
-    """Every flip test × decoder of :data:`TEST_TIME_FLIPS` and :data:`TEST_TIME_DECODERS`."""
+def inference_settings_grid(dataset: str, boxes: str = "gt") -> list[EvalSettings]:
+    """Every flip test × decoder of :data:`INFERENCE_FLIPS` and :data:`INFERENCE_DECODERS`."""
     return [EvalSettings(dataset=dataset, boxes=boxes, flip=flip != "off", decode=decode,
                          flip_alignment=None if flip == "off" else flip)
-            for flip in TEST_TIME_FLIPS for decode in TEST_TIME_DECODERS]  # fmt: skip
+            for flip in INFERENCE_FLIPS for decode in INFERENCE_DECODERS]  # fmt: skip
 
 
-def test_time_effects(model: nn.Module, dataset: str, splits: dict[str, Dataset], options: RunOptions):
+def inference_settings_effects(model: nn.Module, dataset: str, splits: dict[str, Dataset], options: RunOptions):
     """One row per box source (the keys of ``splits``: ``"det"``, ``"gt"``) × flip test × decoder
     with ``dataset``'s headline metrics; each box source costs one pass over its data
     (:func:`evaluate_settings`)."""
@@ -423,7 +423,7 @@ def test_time_effects(model: nn.Module, dataset: str, splits: dict[str, Dataset]
         raise ValueError(f"no headline metrics for data set {dataset!r} (known: {', '.join(HEADLINE_METRICS)})")
     rows = []
     for boxes, data in splits.items():
-        grid = test_time_grid(dataset, boxes)
+        grid = inference_settings_grid(dataset, boxes)
         for settings, result in zip(grid, evaluate_settings(model, data, grid, options)):
             rows.append({"boxes": boxes, "flip test": settings.flip_alignment if settings.flip else "off",
                          "decode": settings.decode, **HEADLINE_METRICS[dataset](result.metrics)})  # fmt: skip

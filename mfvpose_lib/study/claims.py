@@ -159,8 +159,9 @@ def cost_verdict(ratios: Mapping[str, float], limit: float, *, strict: bool = Fa
 def widening_verdict(erf: pd.DataFrame | None, *, model: str = "untrained", mass: str = ERF_MASS) -> str:
     """HRFOV widens the field when the backbone + HRFOV map's ERF radius exceeds the backbone's.
 
-    The radius holding half of the gradient mass decides: the 90% radius of HRNet's stage 3
-    already reaches the border of a 64x48 crop (and nearly of a 256x192 one), so it cannot grow."""
+    The radius holding half of the gradient mass decides (the rule was fixed when fields were
+    measured on the crop, whose border the 90% radius of HRNet's stage 3 reaches; on the context
+    canvases it is reported beside it, unchanged as the rule)."""
     radii = _erf_radii(erf, model, mass)
     if radii is None:
         return UNCHECKABLE
@@ -709,19 +710,22 @@ def load_claim_inputs(figures: str | Path, *, data: str, profile: str, histories
 def receptive_field_evidence(settings, data_root: str | Path, run_dir: str | Path, *, device="cpu",
                              crops: int = 8) -> tuple[pd.DataFrame, object, str]:  # fmt: skip
     """ERF radii of the study's COCO model, untrained and (when notebook 06 trained it) trained,
-    on the first validation crops (random normal inputs when the data root has no COCO layout),
-    with the theoretical footprint of its HRFOV. Returns the table, the footprint and a line
-    saying what was measured."""
+    on the first validation people's context canvases (as notebook 10 measures them: twice the
+    crop's height and width, so the crop's border does not cut the field; random normal inputs
+    when the data root has no COCO layout), with the theoretical footprint of its HRFOV. Returns
+    the table, the footprint and a line saying what was measured."""
     import torch
 
     from mfvpose_lib.study.data_needs import datasets_available
-    from mfvpose_lib.study.trained import load_study_models, val_crops
+    from mfvpose_lib.study.trained import CONTEXT_FACTOR, context_crops, load_study_models
 
     study = load_study_models(settings, run_dir, device=device)
     name = getattr(study.trained, "model_name", None) or settings.for_dataset("coco").model
     if "coco" in datasets_available(data_root):
-        items, _ = val_crops(data_root, study.untrained, crops)
-        images, what = torch.stack([item["image"] for item in items]).to(device), f"{len(items)} validation crops"
+        items, _ = context_crops(data_root, study.untrained, crops)
+        h, w = items[0]["image"].shape[-2:] if items else (0, 0)
+        images = torch.stack([item["image"] for item in items]).to(device)
+        what = f"{len(items)} validation people on {h}x{w} context canvases ({CONTEXT_FACTOR}x the crop)"
     else:
         images, what = None, f"{crops} random normal inputs (no COCO layout in the data root)"
     erf = measure_receptive_fields(study.by_label(), images, num_samples=crops)

@@ -79,8 +79,12 @@ def val_crops(
     return [crops[i] for i in indices], indices
 
 
+#: How many times the crop's height and width a context canvas spans (:func:`context_crops`).
+CONTEXT_FACTOR = 2
+
+
 def context_crops(
-    data_root: str | Path, model, count: int, *, factor: int = 2, dataset: str = "coco"
+    data_root: str | Path, model, count: int, *, factor: int = CONTEXT_FACTOR, dataset: str = "coco"
 ) -> tuple[list[dict], list[int]]:
     """The first ``count`` validation people at the pixel scale ``model`` sees them, on a canvas
     ``factor`` times as high and wide as its crop: the crop's centre and scale, the scale times

@@ -327,7 +327,7 @@ class Trainer:
         from mfvpose_lib.models.checkpoint import load_weights
 
         report = load_weights(model, checkpoint, strict=False)
-        self.log(f"{kind} weights: {report}")  # the report names the file
+        self.log(f"{kind} weights from {report}")  # the report starts with the file
 
     def _setup_optimization(self) -> None:
         config = self.config

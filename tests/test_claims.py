@@ -265,3 +265,9 @@ def test_notebook_17_is_a_study_notebook():
     assert "mfvpose" not in nb.metadata  # it needs no data set of its own: it reads what 13-16 wrote
     source = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
     assert "paper_claims(" in source and "write_claims(" in source and "what_this_shows(" in source
+
+
+def test_the_two_screen_views_cover_the_claims_table():
+    shown = {column for view in C.CLAIM_VIEWS.values() for column in view}
+    assert shown <= set(C.COLUMNS) and set(C.COLUMNS) - shown == {"topic"}
+    assert all(view[0] == "claim" for view in C.CLAIM_VIEWS.values())  # each part names its claims

@@ -160,3 +160,13 @@ def test_scores_without_the_fine_statistic_are_scored_again(tmp_path):
     complete = read_json(cell.out_dir / ablation.SCORE_NAME)
     atomic_write_json({**complete, "row": {**complete["row"], "PCKh@0.5": -1.0}}, cell.out_dir / ablation.SCORE_NAME)
     assert ablation.evaluate_cells([cell], root, device="cpu").iloc[0]["PCKh@0.5"] == -1.0  # complete: reused
+
+
+def test_table_at_a_glance_keeps_the_compared_columns_of_either_statistic():
+    per_seed = _per_seed(n_seeds=4)
+    for metric in (ablation.METRIC, ablation.FINE_METRIC):
+        table, _ = ablation.ablation_table(per_seed, metric=metric)
+        shown = ablation.table_at_a_glance(table, metric=metric)
+        assert list(shown.columns)[:4] == ["row", "seeds", f"{metric} mean", f"{metric} std"]
+        assert "p (paired t)" in shown and "verdict" not in shown and "per seed" not in shown
+        assert len(shown) == len(table) and len(shown.columns) < len(table.columns)

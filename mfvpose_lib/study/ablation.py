@@ -310,6 +310,15 @@ def _table_entry(row: AblationRow, mine: pd.DataFrame, base: pd.DataFrame, metri
     return entry, diff_sd
 
 
+def table_at_a_glance(table: pd.DataFrame, *, metric: str = METRIC) -> pd.DataFrame:
+    """The columns of :func:`ablation_table` a reader compares (row, seeds, mean ± std, the paired
+    difference with its interval and p, the paper's mean); the per-seed values, the verdict
+    sentences and Welch's interval stay in the written table and are shown elsewhere."""
+    wanted = ["row", "seeds", f"{metric} mean", f"{metric} std", "diff to baseline", "95% CI low (paired)",
+              "95% CI high (paired)", "p (paired t)", "paper mean"]  # fmt: skip
+    return table[[c for c in wanted if c in table.columns]]
+
+
 def ablation_table(per_seed: pd.DataFrame, *, metric: str = METRIC) -> tuple[pd.DataFrame, dict]:
     """Table 4 from per-seed scores: mean ± std per row, the paired difference to the baseline
     with its 95% interval (and Welch's), a computed sentence per row, and the design's power.

@@ -615,6 +615,14 @@ def claims_table(claims: Iterable[Claim]) -> pd.DataFrame:
     return pd.DataFrame([c.row() for c in claims], columns=COLUMNS)
 
 
+#: The claims table read in two parts on a screen (the written files keep every column together):
+#: what the paper says against what this run found, and how each claim is settled on real data.
+CLAIM_VIEWS = {
+    "evidence": ["claim", "the paper says", "verdict", "our evidence"],
+    "settle": ["claim", "published numbers", "source", "settle with"],
+}
+
+
 def verdict_counts(claims: Iterable[Claim]) -> pd.Series:
     """How many claims got each verdict (verdicts no claim got are left out), in VERDICTS order."""
     counts = pd.Series([c.verdict for c in claims]).value_counts()

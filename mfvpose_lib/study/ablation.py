@@ -146,9 +146,9 @@ def write_initial_weights(cells: Iterable[AblationCell], run_dir: str | Path) ->
 def _train_cell(config: TrainConfig, quiet: bool = False) -> str:
     """Train one cell; ``quiet``: its log goes to its ``train.log`` only (side-by-side workers would
     interleave their lines in the notebook)."""
-    if not quiet:
-        return str(ensure_run(replace(config, progress=False)))
-    with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
+    with contextlib.ExitStack() as stack:
+        if quiet:
+            stack.enter_context(contextlib.redirect_stdout(stack.enter_context(open(os.devnull, "w"))))
         return str(ensure_run(replace(config, progress=False)))
 
 

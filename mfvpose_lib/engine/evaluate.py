@@ -399,11 +399,8 @@ def per_joint_table(result: EvalResult):
 #: The test-time grid of notebook 07: no flip test or each flip alignment, by each sub-pixel decoder.
 INFERENCE_FLIPS = ("off", "exact", "hrnet_1px")
 INFERENCE_DECODERS = ("quarter", "dark")
-#: The headline numbers of a data set's metrics, as flat columns.
-HEADLINE_METRICS = {
-    "coco": lambda m: {k: m[k] for k in ("AP", "AP50", "AP75", "AR")},
-    "mpii": lambda m: {"PCKh@0.5 Mean": m["PCKh@0.5"]["Mean"], "PCKh@0.1 Mean": m["PCKh@0.1"]["Mean"]},
-}
+#: The headline numbers of a data set, by their names in :meth:`EvalResult.flat_metrics`.
+HEADLINE_METRICS = {"coco": ("AP", "AP50", "AP75", "AR"), "mpii": ("PCKh@0.5", "PCKh@0.1")}
 
 
 def inference_settings_grid(dataset: str, boxes: str = "gt") -> list[EvalSettings]:
@@ -425,8 +422,9 @@ def inference_settings_effects(model: nn.Module, dataset: str, splits: dict[str,
     for boxes, data in splits.items():
         grid = inference_settings_grid(dataset, boxes)
         for settings, result in zip(grid, evaluate_settings(model, data, grid, options)):
+            flat = result.flat_metrics()
             rows.append({"boxes": boxes, "flip test": settings.flip_alignment if settings.flip else "off",
-                         "decode": settings.decode, **HEADLINE_METRICS[dataset](result.metrics)})  # fmt: skip
+                         "decode": settings.decode, **{k: flat[k] for k in HEADLINE_METRICS[dataset]}})  # fmt: skip
     return pd.DataFrame(rows)
 
 
